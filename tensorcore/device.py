@@ -1,0 +1,115 @@
+"""Devices and their storage: NumPy arrays on ``cpu``, CuPy arrays on ``cuda``.
+
+Under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) the ``cuda`` device is simulated: its
+storage is NumPy, so the whole GPU path runs on machines without a GPU.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import numpy as np
+
+
+class Device:
+    """A device, ``cpu`` or ``cuda[:index]``; compares equal to its string form."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec: "str | Device") -> None:
+        if isinstance(spec, Device):
+            self.type, self.index = spec.type, spec.index
+            return
+        if not isinstance(spec, str):
+            raise TypeError(f"device: expected a string like 'cpu' or 'cuda', got {spec!r}")
+        kind, _, index = spec.partition(":")
+        if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
+            raise ValueError(f"device: unknown device {spec!r}; expected 'cpu', 'cuda' or 'cuda:N'")
+        self.type = kind
+        self.index = int(index) if index else (0 if kind == "cuda" else None)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            try:
+                other = Device(other)
+            except (ValueError, TypeError):
+                return False
+        return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
+
+
+CPU = Device("cpu")
+
+
+def simulated() -> bool:
+    """True when Numba's CUDA simulator stands in for the GPU."""
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "") == "1"
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_status() -> tuple[bool, str]:
+    """``(available, reason)`` for the ``cuda`` device; probed once, never raises."""
+    if simulated():
+        return True, "simulated by Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)"
+    try:
+        import cupy
+    except ImportError as exc:
+        return False, f"CuPy is not installed ({exc}); install tensorcore[cuda12] or tensorcore[cuda13]"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDA driver missing or broken: report, do not crash
+        return False, f"no usable CUDA driver or GPU ({exc})"
+    if count == 0:
+        return False, "no NVIDIA GPU was found"
+    return True, f"{count} GPU(s)"
+
+
+def is_cuda_available() -> bool:
+    return cuda_status()[0]
+
+
+def namespace_for(device: Device) -> Any:
+    """The array module that holds storage on ``device``."""
+    if device.type == "cpu" or simulated():
+        return np
+    import cupy
+
+    return cupy
+
+
+def check_available(device: Device, op: str = "to") -> None:
+    if device.type == "cuda":
+        ok, reason = cuda_status()
+        if not ok:
+            raise RuntimeError(f"{op}: device 'cuda' is not available: {reason}")
+
+
+def move(array: Any, src: Device, dst: Device) -> Any:
+    """Copy ``array`` from ``src`` to ``dst`` (the same object when nothing has to move)."""
+    if src == dst:
+        return array
+    check_available(dst)
+    if simulated():
+        return array.copy()
+    if dst.type == "cpu":
+        return array.get()
+    import cupy
+
+    with cupy.cuda.Device(dst.index):
+        return cupy.asarray(array)
+
+
+def device_of(array: Any) -> Device:
+    """The device an array's storage lives on (NumPy storage is ``cpu``)."""
+    if isinstance(array, np.ndarray):
+        return CPU
+    return Device(f"cuda:{array.device.id}")

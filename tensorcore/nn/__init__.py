@@ -1,0 +1,2 @@
+"""``tensorcore.nn``: layers, losses and the functional API."""
+from . import functional
