@@ -1,0 +1,271 @@
+"""The C++ backend: tensorcore._C.matmul directly (checks, edge sizes) and through the backend table."""
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import sys
+
+import numpy as np
+import pytest
+
+_C = pytest.importorskip(
+    "tensorcore._C", reason="the C++ extension tensorcore._C is not built (run `pip install -e .`)")
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tensorcore import backends  # noqa: E402
+from tensorcore.backends import cpp  # noqa: E402
+
+FLOATS = [np.float32, np.float64]
+OP = "tensorcore._C.matmul"
+
+
+def rand(shape, dtype, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, size=shape).astype(dtype)
+
+
+def check_close(out, a, b):
+    """``out`` against numpy.matmul computed in float64. Entries are sums of K products of values in
+    [-1, 1]; blocked summation keeps the error a small multiple of eps * K."""
+    ref = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    assert out.shape == ref.shape and out.dtype == a.dtype
+    k = a.shape[-1]
+    np.testing.assert_allclose(out, ref, rtol=0, atol=8 * np.finfo(a.dtype).eps * max(k, 1))
+
+
+@pytest.fixture
+def threads():
+    """Restores the kernels' thread count after a test changes it."""
+    before = _C.get_num_threads()
+    yield
+    _C.set_num_threads(before)
+
+
+# Shapes around the tile sizes (MR 6-14, NR 4-32, MC >= 96, KC 256, NC >= 128 elements,
+# depending on dtype and vector width): ones, primes, exact tiles, and one that crosses every
+# block boundary (M > MC, K > KC, N > NC).
+SHAPES = [(1, 1, 1), (1, 7, 1), (7, 1, 5), (17, 33, 9), (6, 16, 8), (12, 64, 32), (31, 5, 67),
+          (100, 300, 270)]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("m,k,n", SHAPES)
+def test_matmul_2d(m, k, n, dtype):
+    a, b = rand((m, k), dtype, 1), rand((k, n), dtype, 2)
+    check_close(_C.matmul(a, b), a, b)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("batch,m,k,n", [(1, 3, 4, 5), (4, 17, 33, 9), (3, 1, 40, 1), (2, 97, 260, 140)])
+def test_matmul_batched(batch, m, k, n, dtype):
+    a, b = rand((batch, m, k), dtype, 3), rand((batch, k, n), dtype, 4)
+    out = _C.matmul(a, b)
+    check_close(out, a, b)
+    for i in range(batch):  # each batch entry is its own product, not mixed with its neighbours
+        check_close(out[i], a[i], b[i])
+
+
+def test_float64_is_float64_accurate():
+    a, b = rand((33, 257), np.float64), rand((257, 19), np.float64, 1)
+    np.testing.assert_allclose(_C.matmul(a, b), a @ b, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("a_shape,b_shape,out_shape", [
+    ((64, 0), (0, 48), (64, 48)),          # K = 0: an empty sum, all zeros
+    ((2, 5, 0), (2, 0, 3), (2, 5, 3)),
+    ((0, 4), (4, 3), (0, 3)),              # M = 0
+    ((4, 3), (3, 0), (4, 0)),              # N = 0
+    ((0, 3, 4), (0, 4, 5), (0, 3, 5)),     # no batch entries
+    ((0, 0), (0, 0), (0, 0)),
+])
+def test_empty_dims(a_shape, b_shape, out_shape, dtype):
+    a, b = np.ones(a_shape, dtype), np.ones(b_shape, dtype)
+    out = _C.matmul(a, b)
+    assert out.shape == out_shape and out.dtype == dtype
+    assert not out.any()
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def raises(exc, message):
+    return pytest.raises(exc, match="^" + re.escape(f"{OP}: {message}"))
+
+
+def test_inner_dimension_mismatch_message():
+    a, b = np.ones((3, 4), np.float32), np.ones((5, 2), np.float32)
+    with pytest.raises(ValueError) as info:
+        _C.matmul(a, b)
+    assert str(info.value) == "tensorcore._C.matmul: inner dimensions differ: a is (3, 4), b is (5, 2)"
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [((3,), (3, 4)), ((3, 4), (4,)), ((2, 2, 3, 4), (2, 2, 4, 5)),
+                                             ((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5)), ((), ())])
+def test_wrong_ndim(a_shape, b_shape):
+    a, b = np.ones(a_shape, np.float32), np.ones(b_shape, np.float32)
+    with raises(ValueError, "expected 2-D (M, K) @ (K, N) or 3-D"):
+        _C.matmul(a, b)
+
+
+def test_batch_mismatch():
+    with raises(ValueError, "batch dimensions differ: a is (2, 3, 4), b is (3, 4, 5)"):
+        _C.matmul(np.ones((2, 3, 4)), np.ones((3, 4, 5)))
+
+
+def test_batched_inner_mismatch():
+    with raises(ValueError, "inner dimensions differ: a is (2, 3, 4), b is (2, 5, 4)"):
+        _C.matmul(np.ones((2, 3, 4)), np.ones((2, 5, 4)))
+
+
+def test_dtype_mismatch():
+    with raises(TypeError, "dtypes differ: a is float32, b is float64"):
+        _C.matmul(np.ones((2, 2), np.float32), np.ones((2, 2), np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float16, np.complex64, np.dtype(">f4"), np.dtype(">f8")])
+def test_unsupported_dtype(dtype):
+    a = np.ones((2, 2), dtype)
+    with raises(TypeError, f"unsupported dtype {np.dtype(dtype)}"):
+        _C.matmul(a, a.copy())
+
+
+def test_not_an_array():
+    with raises(TypeError, "a must be a numpy.ndarray, got list"):
+        _C.matmul([[1.0]], np.ones((1, 1)))
+    with raises(TypeError, "b must be a numpy.ndarray, got NoneType"):
+        _C.matmul(np.ones((1, 1)), None)
+
+
+def test_non_contiguous_is_refused_not_copied():
+    a = np.ones((4, 3), np.float32)
+    with raises(ValueError, "a must be C-contiguous, got shape (3, 4) with strides (4, 12)"):
+        _C.matmul(a.T, np.ones((4, 2), np.float32))
+    with raises(ValueError, "b must be C-contiguous"):
+        _C.matmul(np.ones((2, 3), np.float32), np.ones((3, 8), np.float32)[:, ::2])
+    with raises(ValueError, "a must be C-contiguous"):
+        _C.matmul(np.ones((4, 3, 3))[::2], np.ones((2, 3, 3)))
+
+
+def test_unaligned_is_refused():
+    raw = np.zeros(4 * 12 + 1, np.uint8)
+    a = raw[1:].view(np.float32).reshape(3, 4)
+    assert a.flags.c_contiguous and not a.flags.aligned
+    with raises(ValueError, "a is not aligned"):
+        _C.matmul(a, np.ones((4, 2), np.float32))
+
+
+@pytest.mark.parametrize("big", [2**31, 2**40])  # 2**62 elements is 2**64 bytes; 2**80 elements
+def test_output_size_overflow_is_refused(big):
+    a, b = np.empty((big, 0), np.float32), np.empty((0, big), np.float32)  # zero-size inputs exist
+    with raises(ValueError, "the output of"):
+        _C.matmul(a, b)
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def test_thread_count_set_get(threads):
+    _C.set_num_threads(1)
+    assert _C.get_num_threads() == 1
+    _C.set_num_threads(3)
+    assert _C.get_num_threads() == (3 if _C.has_openmp else 1)
+    with pytest.raises(ValueError, match="set_num_threads: n must be >= 1, got 0"):
+        _C.set_num_threads(0)
+
+
+def test_result_does_not_depend_on_thread_count(threads):
+    a, b = rand((3, 200, 300), np.float32), rand((3, 300, 150), np.float32, 1)
+    _C.set_num_threads(1)
+    one = _C.matmul(a, b)
+    _C.set_num_threads(4)
+    np.testing.assert_array_equal(_C.matmul(a, b), one)  # same tiles, same summation order
+
+
+def test_concurrent_calls_from_python_threads():
+    pairs = [(rand((130, 170), np.float32, i), rand((170, 90), np.float32, i + 100)) for i in range(8)]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda ab: _C.matmul(*ab), pairs))
+    for out, (a, b) in zip(outs, pairs):
+        check_close(out, a, b)
+
+
+def test_num_threads_env_is_read_at_load(threads, monkeypatch):
+    monkeypatch.setenv("TENSORCORE_NUM_THREADS", "1")
+    cpp.kernels()
+    assert _C.get_num_threads() == 1
+    monkeypatch.setenv("TENSORCORE_NUM_THREADS", "two")
+    with pytest.raises(ValueError, match="TENSORCORE_NUM_THREADS must be a positive integer"):
+        cpp.kernels()
+
+
+# --------------------------------------------------------------------------- the backend wrapper
+
+
+def test_missing_extension_is_reported_not_raised_on_import(monkeypatch):
+    monkeypatch.setattr(cpp, "_C", None)
+    monkeypatch.delattr(sys.modules["tensorcore"], "_C")
+    monkeypatch.setitem(sys.modules, "tensorcore._C", None)  # makes the import fail
+    with pytest.raises(backends.BackendUnavailable, match="tensorcore._C is not built"):
+        cpp.kernels()
+
+
+def test_backend_table_marks_matmul_handwritten():
+    backend = backends.get("cpp")
+    assert backend.table()["matmul"] == "handwritten"
+    assert backend.matmul is cpp.matmul
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_wrapper_non_contiguous_inputs(dtype):
+    a = rand((9, 17), dtype).T                     # transposed: (17, 9), Fortran order
+    b = rand((9, 26), dtype, 1)[:, ::2]            # strided columns: (9, 13)
+    check_close(cpp.matmul(a, b), a, b)
+    a3 = rand((4, 17, 9), dtype)[::2]              # strided batch
+    b3 = np.asfortranarray(rand((2, 9, 5), dtype, 1))
+    check_close(cpp.matmul(a3, b3), a3, b3)
+
+
+def test_wrapper_many_batch_dims():
+    a, b = rand((2, 3, 5, 7), np.float32), rand((2, 3, 7, 4), np.float32, 1)
+    check_close(cpp.matmul(a, b), a, b)
+    a, b = rand((2, 0, 5, 7), np.float32), rand((2, 0, 7, 4), np.float32, 1)
+    assert cpp.matmul(a, b).shape == (2, 0, 5, 4)
+
+
+def test_wrapper_defers_other_dtypes_to_reference():
+    a = np.arange(12, dtype=np.int64).reshape(3, 4)
+    b = np.arange(8, dtype=np.int64).reshape(4, 2)
+    out = cpp.matmul(a, b)
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out, a @ b)
+    mixed = cpp.matmul(a.astype(np.float32), b.astype(np.float64))
+    assert mixed.dtype == np.float64
+
+
+def test_wrapper_inner_mismatch_names_op():
+    with pytest.raises(ValueError, match=re.escape("tensorcore.backends.cpp.matmul: inner dimensions "
+                                                   "differ: a is (2, 2, 3, 4), b is (2, 2, 5, 4)")):
+        cpp.matmul(np.ones((2, 2, 3, 4), np.float32), np.ones((2, 2, 5, 4), np.float32))
+
+
+@st.composite
+def matmul_inputs(draw):
+    dtype = draw(st.sampled_from(FLOATS))
+    batch = draw(st.lists(st.integers(0, 3), max_size=2))
+    m, k, n = (draw(st.integers(0, 40)) for _ in range(3))
+    a = rand((*batch, m, k), dtype, draw(st.integers(0, 2**16)))
+    b = rand((*batch, k, n), dtype, draw(st.integers(0, 2**16)))
+    if draw(st.booleans()):  # the same values, laid out transposed in memory
+        a = np.ascontiguousarray(np.swapaxes(a, -1, -2)).swapaxes(-1, -2)
+    if draw(st.booleans()):
+        b = np.ascontiguousarray(np.swapaxes(b, -1, -2)).swapaxes(-1, -2)
+    return a, b
+
+
+@settings(max_examples=60, deadline=None)
+@given(matmul_inputs())
+def test_wrapper_matches_numpy(ab):
+    a, b = ab
+    check_close(cpp.matmul(a, b), a, b)
