@@ -56,7 +56,7 @@ def _accumulate(leaf: Any, grad: Any) -> None:
         # it through), and optimizers may update .grad in place.
         leaf.grad = Tensor._wrap(grad.astype(leaf._data.dtype, copy=True), leaf.device)
     else:
-        leaf.grad._data = leaf.grad._data + grad.astype(leaf._data.dtype, copy=False)
+        leaf.grad = Tensor._wrap(leaf.grad._data + grad.astype(leaf._data.dtype, copy=False), leaf.device)
 
 
 def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> None:

@@ -9,7 +9,7 @@ from . import reference
 from .registry import (Availability, Backend, BackendUnavailable, available, current, default, get,
                        register, use_backend)
 
-register("numpy", "cpu", reference._kernels, priority=0)
+register("numpy", "cpu", reference._kernels, priority=10)
 reference.BACKEND = get("numpy")
 
 
@@ -19,7 +19,9 @@ def _load_cpp() -> dict:
     return cpp.kernels()
 
 
-register("cpp", "cpu", _load_cpp, priority=10)
+# The default on a device is its fastest backend. The C++ matmul is still a plain blocked kernel
+# that OpenBLAS (behind NumPy) outruns, so `cpp` is opt-in (`use_backend("cpp")`) until it wins.
+register("cpp", "cpu", _load_cpp, priority=5)
 
 __all__ = ["Availability", "Backend", "BackendUnavailable", "available", "current", "default", "get",
            "register", "use_backend", "reference"]

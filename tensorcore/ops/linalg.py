@@ -25,7 +25,8 @@ def _gemm(B: Any, xp: Any, a: Any, b: Any) -> Any:
     """``a @ b`` for arrays of ndim >= 2 with broadcastable batch dims, via the backend entry."""
     if b.ndim == 2:
         lead = a.shape[:-1]
-        res = B.matmul(_compact(xp, a).reshape(-1, a.shape[-1]), _compact(xp, b))
+        rows = int(np.prod(lead, dtype=np.int64))
+        res = B.matmul(_compact(xp, a).reshape(rows, a.shape[-1]), _compact(xp, b))
         return res.reshape(lead + (b.shape[-1],))
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     a = _compact(xp, xp.broadcast_to(a, batch + a.shape[-2:]))
@@ -53,7 +54,8 @@ class MatMul(Function):
         if ctx.needs_input_grad[1]:
             if b.ndim == 2:
                 k = a.shape[-1]
-                gb = B.matmul(_compact(xp, a._data.reshape(-1, k).T), _compact(xp, g._data.reshape(-1, g.shape[-1])))
+                rows = int(np.prod(a.shape[:-1], dtype=np.int64))
+                gb = B.matmul(_compact(xp, a._data.reshape(rows, k).T), _compact(xp, g._data.reshape(rows, g.shape[-1])))
             else:
                 gb = _gemm(B, xp, xp.swapaxes(a._data, -1, -2), g._data)
         return ga, gb

@@ -99,8 +99,11 @@ def as_tensor_like(x: Any, like: Any, op: str) -> Any:
         raise TypeError(f"{op}: cannot use an object of type {type(x).__name__} as a tensor") from exc
     if arr.dtype == object:
         raise TypeError(f"{op}: cannot use an object of type {type(x).__name__} as a tensor")
-    dt = dtypes.as_dtype(arr.dtype, op) if arr.dtype.kind != "f" else (
-        dtypes.float64 if arr.dtype == np.float64 else dtypes.float32)
+    if arr.dtype.kind == "f":
+        # Python floats and lists of them are float32 (the default), float64 arrays stay float64.
+        dt = dtypes.float64 if isinstance(x, np.ndarray) and arr.dtype == np.float64 else dtypes.float32
+    else:
+        dt = dtypes.as_dtype(arr.dtype, op)
     from ..creation import tensor
 
     return tensor(arr, dtype=dt, device=like.device)
