@@ -97,7 +97,7 @@ def as_tensor_like(x: Any, like: Any, op: str) -> Any:
         arr = np.asarray(x)
     except Exception as exc:
         raise TypeError(f"{op}: cannot use an object of type {type(x).__name__} as a tensor") from exc
-    if arr.dtype == object:
+    if arr.dtype.kind not in "biuf":
         raise TypeError(f"{op}: cannot use an object of type {type(x).__name__} as a tensor")
     if arr.dtype.kind == "f":
         # Python floats and lists of them are float32 (the default), float64 arrays stay float64.

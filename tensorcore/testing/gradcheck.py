@@ -79,7 +79,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
         if bad.any():
             r, c = np.argwhere(bad)[0]
             raise GradcheckError(
-                f"gradcheck: input {i} (shape {x.shape}), element {np.unravel_index(c, x.shape)}, output element "
+                f"gradcheck: input {i} (shape {x.shape}), element {tuple(int(i) for i in np.unravel_index(c, x.shape))}, output element "
                 f"{r}: autograd gives {analytical[i][r, c]:.8g}, finite differences {numerical[r, c]:.8g} "
                 f"(difference {abs(analytical[i][r, c] - numerical[r, c]):.3g}; {int(bad.sum())} of "
                 f"{bad.size} Jacobian entries disagree)")
