@@ -189,3 +189,28 @@ def test_nan_inputs_are_kept_not_hidden():
     assert np.isnan(x.sum().item())
     assert np.isnan(x.max().item())
     assert x.argmax().item() == 0
+
+
+@pytest.fixture
+def simulated_cuda(monkeypatch):
+    """The ``cuda`` device as Numba's simulator provides it (NumPy storage, no GPU)."""
+    from tensorcore import device
+
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
+    device.cuda_status.cache_clear()
+    yield
+    device.cuda_status.cache_clear()
+
+
+def test_simulated_cuda_device_runs_autograd_and_refuses_mixing(simulated_cuda):
+    x = tc.randn(3, 4, requires_grad=True)
+    y = x.to("cuda")
+    assert y.device == "cuda:0" and y.is_cuda and "device='cuda:0'" in repr(y.detach())
+    loss = (y @ y.T).softmax(1).sum()
+    loss.backward()
+    assert loss.device == "cuda" and x.grad.device == "cpu" and x.grad.shape == (3, 4)
+    with pytest.raises(RuntimeError, match="add: expected all tensors on the same device, got cpu and cuda:0"):
+        x + y
+    with pytest.raises(TypeError, match="numpy: the tensor is on cuda:0"):
+        y.detach().numpy()
+    assert y.detach().cpu().tolist() == x.detach().tolist()

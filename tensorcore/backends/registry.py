@@ -129,6 +129,12 @@ def default(device: str) -> Backend:
     for spec in sorted(_SPECS.values(), key=lambda s: -s.priority):
         if spec.device == device and _load(spec) is not None:
             return spec.backend  # type: ignore[return-value]
+    if device == "cuda":
+        # The reference is written against the array namespace, so it runs on CuPy arrays (and on
+        # the simulator's NumPy storage) when no GPU backend loads.
+        from .reference import BACKEND
+
+        return BACKEND
     raise RuntimeError(f"no backend is available for device {device!r}: "
                        + "; ".join(f"{s.name}: {s.error}" for s in _SPECS.values() if s.device == device))
 
