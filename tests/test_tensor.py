@@ -194,12 +194,12 @@ def test_nan_inputs_are_kept_not_hidden():
 @pytest.fixture
 def simulated_cuda(monkeypatch):
     """The ``cuda`` device as Numba's simulator provides it (NumPy storage, no GPU)."""
-    from tensorcore import device
+    from tensorcore.device import cuda_status
 
     monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
-    device.cuda_status.cache_clear()
+    cuda_status.cache_clear()
     yield
-    device.cuda_status.cache_clear()
+    cuda_status.cache_clear()
 
 
 def test_simulated_cuda_device_runs_autograd_and_refuses_mixing(simulated_cuda):
