@@ -4,7 +4,7 @@
 ``tc.optim`` and ``tc.data``, running on kernel backends you can switch between
 (``tc.use_backend("numpy")``) and inspect (``tc.backends.available()``).
 """
-from . import autograd, backends, cuda, dtypes, random
+from . import autograd, backends, cuda, dtypes, nn, optim, random
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backends import use_backend
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
@@ -16,6 +16,7 @@ from .dtypes import DType as dtype
 from .dtypes import double, float, float32, float64, int64, long  # noqa: A001
 from .functions import *  # noqa: F401,F403
 from .random import Generator, manual_seed
+from .serialization import load, save
 from .tensor import Tensor
 
 __version__ = "0.1.0"
