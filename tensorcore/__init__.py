@@ -4,7 +4,7 @@
 ``tc.optim`` and ``tc.data``, running on kernel backends you can switch between
 (``tc.use_backend("numpy")``) and inspect (``tc.backends.available()``).
 """
-from . import autograd, backends, cuda, dtypes, nn, optim, random
+from . import autograd, backends, cuda, data, dtypes, nn, optim, random
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backends import use_backend
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
