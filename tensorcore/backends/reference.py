@@ -214,6 +214,256 @@ def argmin(x: Array, axis: int | None, keepdims: bool) -> Array:
     return namespace(x).argmin(x, axis=axis, keepdims=keepdims)
 
 
+# --------------------------------------------------------------------------- convolution
+#
+# Layout: NCHW input ``x``, OIHW weight ``w`` (``O = groups * Og`` output channels, ``Cg = C / groups``
+# input channels per group), all spatial arguments ``(height, width)`` pairs of plain ints. Output
+# size per axis: ``(size + 2 * pad - dilation * (k - 1) - 1) // stride + 1``; the op layer has checked
+# that it is at least 1, that channels match and that the dtypes agree.
+
+def _pad2d(x: Array, padding: tuple[int, int], value: float = 0.0) -> Array:
+    """``x`` with ``padding`` rows/columns of ``value`` on both sides of H and W (``x`` itself if none)."""
+    ph, pw = padding
+    if not ph and not pw:
+        return x
+    return namespace(x).pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def _out_size(size: int, k: int, stride: int, pad: int, dilation: int) -> int:
+    return (size + 2 * pad - dilation * (k - 1) - 1) // stride + 1
+
+
+def _windows(xpad: Array, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
+             out_hw: tuple[int, int]) -> Array:
+    """A read-only ``(N, C, OH, OW, KH, KW)`` strided view of the padded input, no copy:
+    ``[n, c, i, j, a, b] = xpad[n, c, i * sh + a * dh, j * sw + b * dw]``.
+
+    Built with ``as_strided`` from the array's own byte strides, which exists as
+    ``numpy.lib.stride_tricks`` and ``cupy.lib.stride_tricks`` alike.
+    """
+    xp = namespace(xpad)
+    n, c = xpad.shape[:2]
+    s0, s1, s2, s3 = xpad.strides
+    return xp.lib.stride_tricks.as_strided(
+        xpad, shape=(n, c, out_hw[0], out_hw[1], kernel[0], kernel[1]),
+        strides=(s0, s1, s2 * stride[0], s3 * stride[1], s2 * dilation[0], s3 * dilation[1]))
+
+
+def _im2col(x: Array, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+            dilation: tuple[int, int], groups: int, out_hw: tuple[int, int]) -> Array:
+    """The ``(G, Cg*KH*KW, N*OH*OW)`` column matrix of ``x``: one contiguous copy of the window view
+    (``N*OH*OW * C*KH*KW`` elements, the memory cost of the im2col strategy)."""
+    n, c = x.shape[:2]
+    oh, ow = out_hw
+    kh, kw = kernel
+    cg = c // groups
+    win = _windows(_pad2d(x, padding), kernel, stride, dilation, out_hw)
+    # (N, G, Cg, OH, OW, KH, KW) -> (G, Cg, KH, KW, N, OH, OW): the reduction axes (Cg, KH, KW) become
+    # the GEMM's K and all output pixels its N, so each group is a single large matmul.
+    cols = win.reshape(n, groups, cg, oh, ow, kh, kw).transpose(1, 2, 5, 6, 0, 3, 4)
+    return cols.reshape(groups, cg * kh * kw, n * oh * ow)
+
+
+def _col2im(cols: Array, x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+            padding: tuple[int, int], dilation: tuple[int, int]) -> Array:
+    """Adjoint of the window view: sum ``cols`` of shape ``(N, C, KH, KW, OH, OW)`` back onto the input
+    positions each window element came from; returns a compact ``x_shape`` array (padding cropped).
+
+    One strided ``+=`` per kernel position (KH*KW passes over ``N*C*OH*OW`` elements): positions of one
+    kernel offset never collide, so plain slicing is exact and no scatter-add is needed.
+    """
+    xp = namespace(cols)
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    oh, ow = cols.shape[-2:]
+    grad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            grad[:, :, a * dh:a * dh + sh * (oh - 1) + 1:sh, b * dw:b * dw + sw * (ow - 1) + 1:sw] += cols[:, :, a, b]
+    if ph or pw:
+        grad = xp.ascontiguousarray(grad[:, :, ph:ph + h, pw:pw + w])
+    return grad
+
+
+def conv2d(x: Array, w: Array, stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int],
+           groups: int) -> Array:
+    """2-D cross-correlation (PyTorch's ``conv2d`` without bias): ``(N, C, H, W) * (O, C/G, KH, KW)
+    -> (N, O, OH, OW)``.
+
+    Strategy: im2col as a strided view of the zero-padded input, made contiguous once as a
+    ``(G, Cg*KH*KW, N*OH*OW)`` matrix, then one batched GEMM ``(G, Og, K) @ (G, K, P)`` (a single
+    ``matmul`` call; each group is one large GEMM) and a transpose back to NCHW.
+    Cost: ``2 * N*O*OH*OW * Cg*KH*KW`` FLOPs; memory moved beyond input and output is the column
+    matrix, ``N*OH*OW * C*KH*KW * itemsize`` bytes (KH*KW times the input for stride 1), plus the
+    padded copy of the input when padding > 0.
+    """
+    xp = namespace(x)
+    n, _, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    out_hw = (_out_size(h, kh, stride[0], padding[0], dilation[0]),
+              _out_size(wd, kw, stride[1], padding[1], dilation[1]))
+    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, out_hw)
+    y = xp.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)  # (G, Og, N*OH*OW)
+    y = y.reshape(groups, o // groups, n, *out_hw).transpose(2, 0, 1, 3, 4).reshape(n, o, *out_hw)
+    return xp.ascontiguousarray(y)
+
+
+def conv2d_backward(x: Array, w: Array, grad_y: Array, stride: tuple[int, int], padding: tuple[int, int],
+                    dilation: tuple[int, int], groups: int, need_x: bool,
+                    need_w: bool) -> tuple[Array | None, Array | None]:
+    """Gradients of :func:`conv2d` with respect to ``x`` and ``w`` (``None`` where not needed).
+
+    ``grad_w = grad_y @ cols^T`` per group (the column matrix is rebuilt from ``x`` rather than kept
+    from the forward, trading one im2col copy for not holding ``KH*KW`` times the input between
+    forward and backward); ``grad_x = col2im(w^T @ grad_y)``. Each is one batched GEMM of
+    ``2 * N*O*OH*OW * Cg*KH*KW`` FLOPs; the ``grad_x`` path materializes a column-sized
+    ``(G, K, P)`` array and sums it back with KH*KW strided adds.
+    """
+    xp = namespace(x)
+    n, c = x.shape[:2]
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    oh, ow = grad_y.shape[2:]
+    gy = grad_y.reshape(n, groups, og, oh * ow).transpose(1, 2, 0, 3).reshape(groups, og, n * oh * ow)
+    grad_x = grad_w = None
+    if need_w:
+        cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (oh, ow))
+        grad_w = xp.matmul(gy, cols.transpose(0, 2, 1)).reshape(o, cg, kh, kw)
+    if need_x:
+        dcols = xp.matmul(w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1), gy)  # (G, K, N*OH*OW)
+        dcols = dcols.reshape(groups, cg, kh, kw, n, oh, ow).transpose(4, 0, 1, 2, 3, 5, 6)
+        dcols = dcols.reshape(n, c, kh, kw, oh, ow)
+        grad_x = _col2im(dcols, x.shape, (kh, kw), stride, padding, dilation)
+    return grad_x, grad_w
+
+
+# --------------------------------------------------------------------------- pooling
+#
+# NCHW input, ``kernel``/``stride``/``padding`` as ``(height, width)`` pairs, no dilation, floor
+# output sizes (PyTorch's ``ceil_mode=False``). The op layer has checked ``2 * padding <= kernel``,
+# so every window holds at least one real input element.
+
+def max_pool2d(x: Array, kernel: tuple[int, int], stride: tuple[int, int],
+               padding: tuple[int, int]) -> tuple[Array, Array]:
+    """Max over each window; returns ``y (N, C, OH, OW)`` and the int64 ``index`` of each maximum as a
+    flat offset ``h * W + w`` into its input plane (PyTorch's ``return_indices`` convention).
+
+    Padding is ``-inf``, so it never wins against a real element. Ties go to the first maximum in
+    row-major window order (``argmax``), which is what PyTorch's CPU kernel picks; a NaN in a window
+    is its maximum. Strategy: the window view is made contiguous as ``(N, C, OH, OW, KH*KW)`` and
+    reduced with one ``argmax``. Cost: ``N*C*OH*OW * KH*KW`` compares, ``N*C*OH*OW*KH*KW * itemsize``
+    bytes materialized.
+    """
+    xp = namespace(x)
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh, ow = _out_size(h, kh, sh, ph, 1), _out_size(w, kw, sw, pw, 1)
+    win = _windows(_pad2d(x, padding, -xp.inf), kernel, stride, (1, 1), (oh, ow)).reshape(n, c, oh, ow, kh * kw)
+    arg = win.argmax(axis=-1)
+    y = xp.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+    rows = xp.arange(oh).reshape(oh, 1) * sh - ph + arg // kw
+    cols = xp.arange(ow).reshape(1, ow) * sw - pw + arg % kw
+    return y, (rows * w + cols).astype(xp.int64)
+
+
+def max_pool2d_backward(grad_y: Array, index: Array, x_shape: tuple[int, ...]) -> Array:
+    """Route each output gradient to the input element its window's maximum came from; windows that
+    overlap (stride < kernel) may pick the same element, so the routing is a scatter-add
+    (``xp.add.at``; CuPy implements it with atomics). Cost: ``N*C*OH*OW`` adds into a zeroed input."""
+    xp = namespace(grad_y)
+    n, c, h, w = x_shape
+    grad = xp.zeros((n * c, h * w), dtype=grad_y.dtype)
+    planes = xp.arange(n * c).reshape(n * c, 1) * (h * w)
+    xp.add.at(grad.reshape(-1), (planes + index.reshape(n * c, -1)).reshape(-1), grad_y.reshape(-1))
+    return grad.reshape(x_shape)
+
+
+def _avg_divisor(xp: Any, x_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+                 padding: tuple[int, int], out_hw: tuple[int, int], count_include_pad: bool, dtype: Any) -> Any:
+    """What each window's sum is divided by: ``KH*KW``, or with ``count_include_pad=False`` the number of
+    real (unpadded) elements, which factors into valid rows times valid columns."""
+    if count_include_pad:
+        return kernel[0] * kernel[1]
+    counts = []
+    for size, k, s, p, o in zip(x_hw, kernel, stride, padding, out_hw):
+        start = xp.arange(o) * s - p
+        counts.append(xp.minimum(start + k, size) - xp.maximum(start, 0))
+    return (counts[0].reshape(-1, 1) * counts[1].reshape(1, -1)).astype(dtype)
+
+
+def avg_pool2d(x: Array, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+               count_include_pad: bool) -> Array:
+    """Mean over each window of the zero-padded input.
+
+    Strategy: sum over the last two axes of the strided window view (nothing materialized but the
+    padded copy when padding > 0), then divide. Cost: ``N*C*OH*OW * KH*KW`` adds.
+    """
+    xp = namespace(x)
+    h, w = x.shape[2:]
+    out_hw = (_out_size(h, kernel[0], stride[0], padding[0], 1), _out_size(w, kernel[1], stride[1], padding[1], 1))
+    win = _windows(_pad2d(x, padding), kernel, stride, (1, 1), out_hw)
+    divisor = _avg_divisor(xp, (h, w), kernel, stride, padding, out_hw, count_include_pad, x.dtype)
+    return win.sum(axis=(-2, -1)) / divisor
+
+
+def avg_pool2d_backward(grad_y: Array, x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+                        padding: tuple[int, int], count_include_pad: bool) -> Array:
+    """Spread each ``grad_y / divisor`` evenly over its window: :func:`_col2im` of a broadcast (not
+    materialized) ``(N, C, KH, KW, OH, OW)`` view. Cost: KH*KW strided adds of ``N*C*OH*OW`` elements."""
+    xp = namespace(grad_y)
+    n, c, h, w = x_shape
+    oh, ow = grad_y.shape[2:]
+    g = grad_y / _avg_divisor(xp, (h, w), kernel, stride, padding, (oh, ow), count_include_pad, grad_y.dtype)
+    spread = xp.broadcast_to(g.reshape(n, c, 1, 1, oh, ow), (n, c, kernel[0], kernel[1], oh, ow))
+    return _col2im(spread, x_shape, kernel, stride, padding, (1, 1))
+
+
+# --------------------------------------------------------------------------- LSTM cell
+
+def lstm_cell(x: Array, h: Array, c: Array, w_ih: Array, w_hh: Array, b: Array) -> tuple[Array, Array, Array]:
+    """One fused LSTM step for a batch: ``x (N, I)``, ``h, c (N, H)``, ``w_ih (4H, I)``, ``w_hh (4H, H)``,
+    ``b (4H,)`` (``b_ih + b_hh``).
+
+    ``gates = x @ w_ih^T + h @ w_hh^T + b`` in PyTorch's order (input, forget, cell, output);
+    ``c' = sigmoid(f) * c + sigmoid(i) * tanh(g)``, ``h' = sigmoid(o) * tanh(c')``. Returns ``h'``,
+    ``c'`` and the activated gates ``(N, 4H)`` that :func:`lstm_cell_backward` needs.
+    Cost: two GEMMs, ``2 * N * 4H * (I + H)`` FLOPs; one ``(N, 4H)`` gate array kept for backward.
+    """
+    xp = namespace(x)
+    hid = h.shape[1]
+    gates = xp.matmul(x, w_ih.T) + xp.matmul(h, w_hh.T) + b
+    act = xp.empty_like(gates)
+    act[:, :2 * hid] = sigmoid(gates[:, :2 * hid])
+    act[:, 2 * hid:3 * hid] = xp.tanh(gates[:, 2 * hid:3 * hid])
+    act[:, 3 * hid:] = sigmoid(gates[:, 3 * hid:])
+    i, f, g, o = (act[:, k * hid:(k + 1) * hid] for k in range(4))
+    c_new = f * c + i * g
+    return o * xp.tanh(c_new), c_new, act
+
+
+def lstm_cell_backward(x: Array, h: Array, c: Array, w_ih: Array, w_hh: Array, gates: Array, grad_h: Array,
+                       grad_c: Array) -> tuple[Array, Array, Array, Array, Array, Array]:
+    """All gradients of :func:`lstm_cell` at once: ``(dx, dh, dc, dw_ih, dw_hh, db)``, given the activated
+    ``gates`` from the forward and the gradients of ``h'`` and ``c'``.
+
+    ``c'`` is recomputed from the gates (two multiplies and an add) instead of being saved. The
+    pre-activation gradient ``(N, 4H)`` feeds four GEMMs (``dx``, ``dh``, ``dw_ih``, ``dw_hh``),
+    ``4 * N * 4H * (I + H)`` FLOPs in all; ``db`` is its column sum.
+    """
+    xp = namespace(x)
+    hid = h.shape[1]
+    i, f, g, o = (gates[:, k * hid:(k + 1) * hid] for k in range(4))
+    tanh_c = xp.tanh(f * c + i * g)
+    dc_new = grad_c + grad_h * o * (1 - tanh_c * tanh_c)  # c' reaches the loss directly and through h'
+    d = xp.empty_like(gates)
+    d[:, :hid] = dc_new * g * i * (1 - i)
+    d[:, hid:2 * hid] = dc_new * c * f * (1 - f)
+    d[:, 2 * hid:3 * hid] = dc_new * i * (1 - g * g)
+    d[:, 3 * hid:] = grad_h * tanh_c * o * (1 - o)
+    return (xp.matmul(d, w_ih), xp.matmul(d, w_hh), dc_new * f,
+            xp.matmul(d.T, x), xp.matmul(d.T, h), d.sum(axis=0))
+
+
 CONTRACT: tuple[str, ...] = (
     "matmul",
     "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -222,6 +472,8 @@ CONTRACT: tuple[str, ...] = (
     "tanh", "tanh_backward", "sigmoid", "sigmoid_backward", "relu", "relu_backward",
     "maximum", "minimum", "clamp", "where", "compare",
     "sum", "mean", "max", "min", "argmax", "argmin",
+    "conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+    "lstm_cell", "lstm_cell_backward",
 )
 """Every entry a backend may implement; the reference implements them all."""
 
