@@ -1,262 +1,328 @@
-// Cache-blocked matmul, C = A @ B, in the loop structure of GotoBLAS / BLIS, kept to plain C++ the
-// compiler vectorizes (no intrinsics, so it builds anywhere; the vector width it targets sets the
-// tile sizes below).
+// Matmul variants, C = A @ B. The fast path is BLIS-style (Goto's algorithm, as in BLIS and
+// OpenBLAS); the simpler steps before it are kept as named variants for side-by-side benchmarks.
 //
-// Cost model. A matmul does 2*M*N*K flops on M*K + K*N + M*N elements, so it is compute-bound only
-// if every element loaded from memory is reused many times from a faster level. The blocking below
-// gives each level of the memory hierarchy one job:
+// Why blocking: a matmul does 2*M*N*K flops on M*K + K*N + M*N elements, so it is compute-bound
+// only if every element brought in from memory is reused many times from a faster level. The
+// packed loop nest gives each level of the memory hierarchy one job:
 //
-//   registers  an MR x NR tile of C (the accumulators). Each step of the k loop loads MR values of
-//              A and NR values of B and does 2*MR*NR flops: with MR=6 and NR=2 vectors that is 12
-//              vector multiply-adds per 2 vector loads and 6 scalar broadcasts, so the FP units,
-//              not the load ports, are the bottleneck.
-//   L1         one packed KC x NR micro-panel of B (KC*NR*sizeof(T), ~8-16 KiB), reused for every
-//              MR-row slice of the A block.
-//   L2         one packed MC x KC block of A (~100-200 KiB), reused for every NR-column panel of B.
-//   L3 / RAM   the packed KC x NC block of B, streamed through L1 one micro-panel at a time.
+//   for jc in N step NC:                 B block  KC x NC  packed once, shared by all threads: L3
+//     for pc in K step KC:
+//       pack B[pc:pc+KC, jc:jc+NC]       (threads pack disjoint NR-column panels, then barrier)
+//       for ic in M step MC:             A block  MC x KC  packed per thread:                   L2
+//         pack A[ic:ic+MC, pc:pc+KC]
+//         for jr in NC step NR:          B micro-panel  KC x NR: stays in L1 across the ir loop
+//           for ir in MC step MR:        A micro-panel  MR x KC: streams from L2
+//             micro-kernel: C[MR x NR] (+)= A micro-panel @ B micro-panel   (registers)
 //
-// Packing copies a block into the exact order the micro-kernel reads it (contiguous, zero-padded
-// to whole MR / NR tiles), so the inner loop makes unit-stride loads with no edge cases and touches
-// few pages. It costs one read and write per element per block: relative to the 2*MC*KC*NC flops
-// it enables that is 1/(2*NC) for A and 1/(2*MC) for B -- well under 1%.
+// Per micro-kernel call: 2*MR*NR*KC flops for (MR + NR)*KC loaded values, i.e. for the AVX-512
+// float32 14 x 32 tile 28 FMAs per 2 vector loads + 14 broadcasts: the FMA pipes, not the load
+// ports, bound it. Packing copies each block once into the exact order the micro-kernel reads it
+// (unit stride, zero-padded to whole tiles, 64-byte aligned); it costs one read + write per element
+// per block, i.e. 1/(2*MC) of the flops for B and 1/(2*NC) for A -- under 1% at these sizes.
 //
-// Parallelism: the output is cut into MC x NC tiles (times the batch), and OpenMP threads take
-// tiles dynamically. Tiles are independent (each owns its rows and columns of C), so there is no
-// synchronisation and no false sharing beyond tile edges; each thread packs its own A and B blocks
-// into a private buffer. Repacking B per M tile is the price of that independence (the 1/(2*MC)
-// above).
+// Parallelism (OpenMP): inside one (jc, pc) step the ic x jr space is cut into equal work items and
+// each thread takes a contiguous run of them (packing each A block it needs once). Items cover
+// disjoint parts of C, so no synchronisation is needed beyond the two barriers around the shared B
+// pack. Many small matrices in a batch are instead spread whole across threads. The per-element
+// summation order depends only on KC, so results are bitwise identical for any thread count.
 #include "matmul.h"
 
 #include <algorithm>
 #include <cstddef>
-#include <cstring>
-#include <memory>
 #include <new>
 
+#include "cpu_features.h"
+#include "matmul_kernels.h"
 #include "parallel.h"
 
 namespace tc {
 namespace {
 
-// The vector width the compiler may use. The portable default build targets the baseline ISA
-// (SSE2 on x86-64: 16-byte vectors, 16 registers); TENSORCORE_NATIVE_ARCH=1 builds may see AVX or
-// AVX-512 and get proportionally larger tiles.
-#if defined(__AVX512F__)
-constexpr int64_t kVecBytes = 64;
-constexpr int64_t kVecRegs = 32;
-#elif defined(__AVX__)
-constexpr int64_t kVecBytes = 32;
-constexpr int64_t kVecRegs = 16;
-#else
-constexpr int64_t kVecBytes = 16;
-constexpr int64_t kVecRegs = 16;
-#endif
-
-template <typename T>
-struct Blocking {
-    // NR: two vectors of C per row. MR: rows, chosen so the 2*MR accumulator vectors plus the two
-    // B vectors and one broadcast A value fit in the register file (6 rows -> 15 of 16 registers;
-    // 14 rows -> 31 of 32 with AVX-512).
-    static constexpr int64_t NR = 2 * kVecBytes / static_cast<int64_t>(sizeof(T));
-    static constexpr int64_t MR = kVecRegs == 32 ? 14 : 6;
-    // KC: depth of one rank-KC update. The B micro-panel (KC*NR*sizeof(T) = KC*2*kVecBytes bytes)
-    // must sit in L1 with room for the A micro-panel streaming past it: 8 KiB for SSE, 16 KiB
-    // AVX, 32 KiB AVX-512 at KC=256. Larger KC also means fewer passes that reload C.
-    static constexpr int64_t KC = 256;
-    // MC: A block of MC*KC*sizeof(T) bytes lives in L2: 96 KiB (SSE, float32) to 448 KiB
-    // (AVX-512, float64; those CPUs have >= 1 MiB of L2 per core). A multiple of MR so only the
-    // last tile of a matrix is ragged.
-    static constexpr int64_t MC = 16 * MR;
-    // NC: B block width, one output tile's columns. Small enough that M x N splits into many tiles
-    // for load balance on few threads; big enough that packing A (1/(2*NC)) stays negligible.
-    static constexpr int64_t NC = 32 * NR;
-};
-
 // Owns memory from aligned operator new (C++17), 64-byte aligned so packed panels start on a
-// cache line.
+// cache line (and full-width vector loads never split one).
 template <typename T>
 struct AlignedBuffer {
     static constexpr std::align_val_t kAlign{64};
     T* ptr;
     explicit AlignedBuffer(std::size_t count)
-        : ptr(static_cast<T*>(::operator new(count * sizeof(T), kAlign))) {}
+        : ptr(static_cast<T*>(::operator new(std::max<std::size_t>(count, 1) * sizeof(T), kAlign))) {}
     ~AlignedBuffer() { ::operator delete(ptr, kAlign); }
     AlignedBuffer(const AlignedBuffer&) = delete;
     AlignedBuffer& operator=(const AlignedBuffer&) = delete;
 };
 
-// Packs rows [0, mc) x columns [0, kc) of A (row stride lda) as ceil(mc/MR) panels, each laid out
-// k-major: panel[p*MR + i] = A[i][p]. Rows past mc are zero, so the micro-kernel never branches.
-template <typename T, int64_t MR>
-void pack_a(const T* a, int64_t lda, int64_t mc, int64_t kc, T* out) {
-    for (int64_t i0 = 0; i0 < mc; i0 += MR) {
-        const int64_t rows = std::min(MR, mc - i0);
-        for (int64_t p = 0; p < kc; ++p) {
-            for (int64_t i = 0; i < rows; ++i) out[p * MR + i] = a[(i0 + i) * lda + p];
-            for (int64_t i = rows; i < MR; ++i) out[p * MR + i] = T(0);
-        }
-        out += kc * MR;
-    }
+constexpr int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
+constexpr int64_t round_up(int64_t x, int64_t y) { return ceil_div(x, y) * y; }
+
+// Threads worth using for `flops` of work split into at most `tasks` pieces: waking a thread and
+// the barriers cost a few microseconds, so each thread should get at least ~1 Mflop.
+int threads_for(double flops, int64_t tasks) {
+    int threads = num_threads();
+    if (flops < 1.0e6 * threads) threads = static_cast<int>(std::max(1.0, flops / 1.0e6));
+    return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, tasks)));
 }
 
-// Packs rows [0, kc) x columns [0, nc) of B (row stride ldb) as ceil(nc/NR) panels, each laid out
-// k-major: panel[p*NR + j] = B[p][j]. Columns past nc are zero. Reads are unit-stride along rows.
-template <typename T, int64_t NR>
-void pack_b(const T* b, int64_t ldb, int64_t kc, int64_t nc, T* out) {
-    for (int64_t j0 = 0; j0 < nc; j0 += NR) {
-        const int64_t cols = std::min(NR, nc - j0);
-        for (int64_t p = 0; p < kc; ++p) {
-            const T* row = b + p * ldb + j0;
-            T* dst = out + p * NR;
-            if (cols == NR) {
-                std::memcpy(dst, row, NR * sizeof(T));
-            } else {
-                for (int64_t j = 0; j < cols; ++j) dst[j] = row[j];
-                for (int64_t j = cols; j < NR; ++j) dst[j] = T(0);
-            }
-        }
-        out += kc * NR;
+inline void team_barrier(int nth) {
+#ifdef _OPENMP
+    if (nth > 1) {
+#pragma omp barrier
     }
-}
-
-// The register tile: acc(MR x NR) = sum_p a[p, :]^T b[p, :] over the packed panels, then
-// C = acc (first KC block) or C += acc (later ones), writing only the mr x nr valid corner.
-// Each k step: NR/W vector loads of B, MR scalar broadcasts of A, MR*NR/W vector multiply-adds.
-template <typename T, int64_t MR, int64_t NR>
-inline void store_tile(const T (&acc)[MR][NR], T* c, int64_t ldc, int64_t mr, int64_t nr,
-                       bool accumulate) {
-    for (int64_t i = 0; i < mr; ++i) {
-        T* ci = c + i * ldc;
-        if (accumulate) {
-            for (int64_t j = 0; j < nr; ++j) ci[j] += acc[i][j];
-        } else {
-            for (int64_t j = 0; j < nr; ++j) ci[j] = acc[i][j];
-        }
-    }
-}
-
-#if defined(__GNUC__)
-// GCC / Clang: the tile held explicitly as MR x (NR/W) vectors of W lanes. Written as plain nested
-// loops, GCC's SLP vectorizer shuffles the float tile between registers instead of keeping it in
-// place (measured: 23 vs 60+ GFLOP/s on 2 SSE2 cores), so the vectors are spelled out.
-template <typename T>
-struct Vec {
-    typedef T type __attribute__((vector_size(kVecBytes)));
-};
-
-template <typename T, int64_t MR, int64_t NR>
-inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, T* __restrict c,
-                         int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
-    using V = typename Vec<T>::type;
-    constexpr int64_t W = kVecBytes / static_cast<int64_t>(sizeof(T));
-    constexpr int64_t NV = NR / W;
-    static_assert(NR % W == 0, "NR must be whole vectors");
-    V acc[MR][NV];
-    for (int64_t i = 0; i < MR; ++i)
-        for (int64_t v = 0; v < NV; ++v) acc[i][v] = V{};
-    for (int64_t p = 0; p < kc; ++p) {
-        V bv[NV];
-        std::memcpy(bv, b + p * NR, sizeof(bv));  // one aligned vector load per lane group
-        const T* ap = a + p * MR;
-        for (int64_t i = 0; i < MR; ++i) {
-            const T ai = ap[i];
-            for (int64_t v = 0; v < NV; ++v) acc[i][v] += ai * bv[v];
-        }
-    }
-    T tile[MR][NR];
-    std::memcpy(tile, acc, sizeof(tile));
-    store_tile<T, MR, NR>(tile, c, ldc, mr, nr, accumulate);
-}
 #else
-// Other compilers: the same tile as scalars; fixed MR and NR let the loops unroll and vectorize.
-template <typename T, int64_t MR, int64_t NR>
-inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, T* __restrict c,
-                         int64_t ldc, int64_t mr, int64_t nr, bool accumulate) {
-    T acc[MR][NR] = {};
-    for (int64_t p = 0; p < kc; ++p) {
-        const T* ap = a + p * MR;
-        const T* bp = b + p * NR;
-        for (int64_t i = 0; i < MR; ++i) {
-            const T ai = ap[i];
-            for (int64_t j = 0; j < NR; ++j) acc[i][j] += ai * bp[j];
+    (void)nth;
+#endif
+}
+
+// ------------------------------------------------------------------------------------ naive
+
+// The definition, one dot product per output: B is walked down a column (stride n), so every
+// load of B touches a new cache line once n*sizeof(T) exceeds a line -- the baseline to beat.
+template <typename T>
+void matmul_naive(const T* a, const T* b, T* c, int64_t batch, int64_t m, int64_t n, int64_t k) {
+    const int64_t rows = batch * m;
+    const int threads = threads_for(2.0 * rows * n * k, rows);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#endif
+    for (int64_t r = 0; r < rows; ++r) {
+        const T* ar = a + r * k;
+        const T* bb = b + (r / m) * k * n;
+        T* cr = c + r * n;
+        for (int64_t j = 0; j < n; ++j) {
+            T s = 0;
+            for (int64_t p = 0; p < k; ++p) s += ar[p] * bb[p * n + j];
+            cr[j] = s;
         }
     }
-    store_tile<T, MR, NR>(acc, c, ldc, mr, nr, accumulate);
 }
-#endif
 
-// One MC x NC output tile: C[mc x nc] = A[mc x k] @ B[k x nc], looping over k in KC blocks.
+// ------------------------------------------------------------------------------------ blocked
+
+// Loop tiling without packing: each task owns an MB x NB tile of C (32 KiB float32, L1/L2) and
+// walks K in KB steps so the KB x NB slice of B it re-reads for every row (256 KiB float32) stays
+// in L2. The inner i-p-j order updates a row of C with a row of B (C[i, :] += A[i, p] * B[p, :]):
+// unit stride, which the compiler vectorizes at the baseline width. Limits: B rows are NB apart in
+// memory (TLB and prefetcher churn) and C is loaded and stored on every p (two memory operations
+// per FMA) -- what packing and register blocking fix.
 template <typename T>
-void matmul_tile(const T* a, const T* b, T* c, int64_t mc, int64_t nc, int64_t k, int64_t lda,
-                 int64_t ldb, int64_t ldc, T* pa, T* pb) {
-    using Bl = Blocking<T>;
-    for (int64_t p0 = 0; p0 < k; p0 += Bl::KC) {
-        const int64_t kc = std::min(Bl::KC, k - p0);
-        pack_b<T, Bl::NR>(b + p0 * ldb, ldb, kc, nc, pb);
-        pack_a<T, Bl::MR>(a + p0, lda, mc, kc, pa);
-        const bool accumulate = p0 > 0;
-        // jr outside ir: one B micro-panel stays in L1 while every A micro-panel streams from L2.
-        for (int64_t j0 = 0; j0 < nc; j0 += Bl::NR) {
-            const T* bpanel = pb + (j0 / Bl::NR) * kc * Bl::NR;
-            const int64_t nr = std::min(Bl::NR, nc - j0);
-            for (int64_t i0 = 0; i0 < mc; i0 += Bl::MR) {
-                const T* apanel = pa + (i0 / Bl::MR) * kc * Bl::MR;
-                const int64_t mr = std::min(Bl::MR, mc - i0);
-                micro_kernel<T, Bl::MR, Bl::NR>(kc, apanel, bpanel, c + i0 * ldc + j0, ldc, mr, nr,
-                                                accumulate);
+void matmul_blocked(const T* a, const T* b, T* c, int64_t batch, int64_t m, int64_t n, int64_t k) {
+    constexpr int64_t MB = 32, NB = 256, KB = 256;
+    const int64_t m_tiles = ceil_div(m, MB), n_tiles = ceil_div(n, NB);
+    const int64_t tasks = batch * m_tiles * n_tiles;
+    const int threads = threads_for(2.0 * batch * m * n * k, tasks);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) num_threads(threads) if (threads > 1)
+#endif
+    for (int64_t t = 0; t < tasks; ++t) {
+        const int64_t bi = t / (m_tiles * n_tiles);
+        const int64_t i0 = (t / n_tiles) % m_tiles * MB, j0 = t % n_tiles * NB;
+        const int64_t mb = std::min(MB, m - i0), nb = std::min(NB, n - j0);
+        const T* ab = a + bi * m * k;
+        const T* bb = b + bi * k * n;
+        T* cb = c + bi * m * n;
+        for (int64_t i = i0; i < i0 + mb; ++i) std::fill(cb + i * n + j0, cb + i * n + j0 + nb, T(0));
+        for (int64_t p0 = 0; p0 < k; p0 += KB) {
+            const int64_t p1 = std::min(k, p0 + KB);
+            for (int64_t i = i0; i < i0 + mb; ++i) {
+                T* ci = cb + i * n + j0;
+                for (int64_t p = p0; p < p1; ++p) {
+                    const T aip = ab[i * k + p];
+                    const T* bp = bb + p * n + j0;
+                    for (int64_t j = 0; j < nb; ++j) ci[j] += aip * bp[j];
+                }
             }
         }
     }
 }
+
+// ------------------------------------------------------------------------------------ packed
+
+template <typename T, class K>
+struct Packed {
+    static constexpr int64_t MR = K::MR, NR = K::NR, KC = K::KC, MC = K::MC, NC = K::NC;
+    static_assert(MC % MR == 0 && NC % NR == 0, "blocks must be whole micro-tiles");
+
+    // Rows [0, mc) x columns [0, kc) of A (row stride lda) as ceil(mc/MR) micro-panels, each
+    // k-major: panel[p*MR + i] = A[i][p]. Rows past mc are zero, so the micro-kernel never branches.
+    static void pack_a(const T* a, int64_t lda, int64_t mc, int64_t kc, T* out) {
+        for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+            const int64_t rows = std::min(MR, mc - i0);
+            for (int64_t i = 0; i < rows; ++i) {
+                const T* src = a + (i0 + i) * lda;
+                for (int64_t p = 0; p < kc; ++p) out[p * MR + i] = src[p];
+            }
+            for (int64_t i = rows; i < MR; ++i)
+                for (int64_t p = 0; p < kc; ++p) out[p * MR + i] = T(0);
+            out += kc * MR;
+        }
+    }
+
+    // Micro-panels [jp0, jp1) of the kc x nc block of B (row stride ldb), each k-major:
+    // panel[p*NR + j] = B[p][jp*NR + j], columns past nc zero. Reads whole rows: unit stride.
+    static void pack_b(const T* b, int64_t ldb, int64_t kc, int64_t nc, int64_t jp0, int64_t jp1,
+                       T* out) {
+        for (int64_t jp = jp0; jp < jp1; ++jp) {
+            const int64_t j0 = jp * NR, cols = std::min(NR, nc - j0);
+            T* panel = out + jp * kc * NR;
+            for (int64_t p = 0; p < kc; ++p) {
+                const T* row = b + p * ldb + j0;
+                T* dst = panel + p * NR;
+                std::copy(row, row + cols, dst);
+                std::fill(dst + cols, dst + NR, T(0));
+            }
+        }
+    }
+
+    // Work items per (jc, pc) step: ic_blocks x jr_chunks. Splitting the columns too keeps both
+    // threads busy when M has few MC blocks, and a count divisible by the thread count balances
+    // the contiguous split (about 8 items per thread, so edge tiles even out).
+    static int64_t jr_chunks(int64_t ic_blocks, int64_t panels, int nth) {
+        if (nth == 1) return 1;
+        int64_t j = std::min(panels, ceil_div(8 * nth, ic_blocks));
+        for (int64_t t = j; t <= std::min(panels, 2 * j); ++t)
+            if ((ic_blocks * t) % nth == 0) return t;
+        return std::max<int64_t>(j, 1);
+    }
+
+    // One matrix by a team of nth threads (this is thread tid; nth == 1 outside a team). pb is the
+    // team's shared B block buffer, pa this thread's A block buffer.
+    static void gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, T* pa, T* pb,
+                     int tid, int nth) {
+        const int64_t ic_blocks = ceil_div(m, MC);
+        // Equal A blocks (rounded to whole micro-tiles) instead of full ones plus a ragged last.
+        const int64_t mc_block = round_up(ceil_div(m, ic_blocks), MR);
+        for (int64_t jc = 0; jc < n; jc += NC) {
+            const int64_t nc = std::min(NC, n - jc);
+            const int64_t panels = ceil_div(nc, NR);
+            const int64_t chunks = jr_chunks(ic_blocks, panels, nth);
+            const int64_t items = ic_blocks * chunks;
+            const int64_t item0 = items * tid / nth, item1 = items * (tid + 1) / nth;
+            for (int64_t pc = 0; pc < k; pc += KC) {
+                const int64_t kc = std::min(KC, k - pc);
+                pack_b(b + pc * n + jc, n, kc, nc, panels * tid / nth, panels * (tid + 1) / nth, pb);
+                team_barrier(nth);  // the whole B block is packed
+                int64_t packed_ic = -1;
+                for (int64_t item = item0; item < item1; ++item) {
+                    const int64_t ic = item / chunks, chunk = item % chunks;
+                    const int64_t i0 = ic * mc_block, mc = std::min(mc_block, m - i0);
+                    if (ic != packed_ic) {
+                        pack_a(a + i0 * k + pc, k, mc, kc, pa);
+                        packed_ic = ic;
+                    }
+                    const int64_t jp1 = panels * (chunk + 1) / chunks;
+                    for (int64_t jp = panels * chunk / chunks; jp < jp1; ++jp) {
+                        const int64_t j0 = jp * NR, nr = std::min(NR, nc - j0);
+                        const T* bpanel = pb + jp * kc * NR;
+                        for (int64_t ir = 0; ir < mc; ir += MR) {
+                            K::run(kc, pa + ir * kc, bpanel, c + (i0 + ir) * n + jc + j0, n,
+                                   std::min(MR, mc - ir), nr, pc > 0);
+                        }
+                    }
+                }
+                team_barrier(nth);  // everyone is done with this B block before it is repacked
+            }
+        }
+    }
+
+    static void run(const T* a, const T* b, T* c, int64_t batch, int64_t m, int64_t n, int64_t k) {
+        // Buffers sized for this problem (not the full blocks) and allocated here, so that
+        // std::bad_alloc surfaces on the calling thread: an exception escaping an OpenMP region
+        // would terminate the process.
+        const int64_t kc_max = std::min(KC, k);
+        const int64_t pa_size = std::min(MC, round_up(m, MR)) * kc_max;
+        const int64_t pb_size = std::min(NC, round_up(n, NR)) * kc_max;
+        const double flops = 2.0 * m * n * k;
+        const int threads = threads_for(flops * batch, batch * m * n);
+        // Small matrices (where the barriers would dominate) or a batch that splits evenly go
+        // whole to threads, each with its own buffers; otherwise the team shares each matrix.
+        const bool by_matrix = threads > 1 && batch > 1 &&
+                               (flops < 4.0e6 || batch % threads == 0 || batch >= 4 * threads);
+        if (by_matrix) {
+            AlignedBuffer<T> buf(static_cast<std::size_t>((pa_size + pb_size) * threads));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) num_threads(threads)
+#endif
+            for (int64_t bi = 0; bi < batch; ++bi) {
+                T* pa = buf.ptr + thread_id() * (pa_size + pb_size);
+                gemm(a + bi * m * k, b + bi * k * n, c + bi * m * n, m, n, k, pa, pa + pa_size, 0, 1);
+            }
+            return;
+        }
+        AlignedBuffer<T> buf(static_cast<std::size_t>(pb_size + pa_size * threads));
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+        {
+            const int tid = thread_id();
+            const int nth = threads > 1 ? threads : 1;
+            T* pa = buf.ptr + pb_size + tid * pa_size;
+            for (int64_t bi = 0; bi < batch; ++bi)
+                gemm(a + bi * m * k, b + bi * k * n, c + bi * m * n, m, n, k, pa, buf.ptr, tid, nth);
+        }
+    }
+};
 
 }  // namespace
 
+const char* variant_name(MatmulVariant v) {
+    switch (v) {
+        case MatmulVariant::Naive: return "naive";
+        case MatmulVariant::Blocked: return "blocked";
+        case MatmulVariant::Packed: return "packed";
+        case MatmulVariant::PackedAvx2: return "packed_avx2";
+        case MatmulVariant::PackedAvx512: return "packed_avx512";
+    }
+    return "?";
+}
+
+bool variant_from_name(const std::string& name, MatmulVariant* out) {
+    for (MatmulVariant v : {MatmulVariant::Naive, MatmulVariant::Blocked, MatmulVariant::Packed,
+                            MatmulVariant::PackedAvx2, MatmulVariant::PackedAvx512}) {
+        if (name == variant_name(v)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool variant_available(MatmulVariant v) {
+    switch (v) {
+        case MatmulVariant::PackedAvx2: return TC_X86_DISPATCH && cpu_features().avx2_fma;
+        case MatmulVariant::PackedAvx512: return TC_X86_DISPATCH && cpu_features().avx512f;
+        default: return true;
+    }
+}
+
+MatmulVariant best_matmul_variant() {
+    if (variant_available(MatmulVariant::PackedAvx512)) return MatmulVariant::PackedAvx512;
+    if (variant_available(MatmulVariant::PackedAvx2)) return MatmulVariant::PackedAvx2;
+    return MatmulVariant::Packed;
+}
+
 template <typename T>
-void matmul_batched(const T* a, const T* b, T* c, int64_t batch, int64_t m, int64_t n, int64_t k) {
-    using Bl = Blocking<T>;
+void matmul_batched(const T* a, const T* b, T* c, int64_t batch, int64_t m, int64_t n, int64_t k,
+                    MatmulVariant variant) {
     if (batch == 0 || m == 0 || n == 0) return;
     if (k == 0) {  // an empty sum: C is all zeros
         std::fill(c, c + batch * m * n, T(0));
         return;
     }
-    const int64_t m_tiles = (m + Bl::MC - 1) / Bl::MC;
-    const int64_t n_tiles = (n + Bl::NC - 1) / Bl::NC;
-    const int64_t tiles_per_matrix = m_tiles * n_tiles;
-    const int64_t tasks = batch * tiles_per_matrix;
-
-    // Threads are worth their ~10 us start-up only with a few hundred kflops each; below that
-    // (and with a single tile) run on the calling thread.
-    const double flops = 2.0 * static_cast<double>(batch) * m * n * k;
-    int threads = num_threads();
-    if (flops < 2.0e5 * threads) threads = static_cast<int>(std::max(1.0, flops / 2.0e5));
-    threads = static_cast<int>(std::min<int64_t>(threads, tasks));
-
-    // Packing buffers for every thread, allocated here so std::bad_alloc surfaces on the calling
-    // thread (an exception escaping an OpenMP region would terminate the process).
-    const int64_t kc_max = std::min(Bl::KC, k);
-    const int64_t pa_size = Bl::MC * kc_max;  // MC is a multiple of MR: no padding needed
-    const int64_t pb_size = Bl::NC * kc_max;  // NC is a multiple of NR
-    const int64_t per_thread = pa_size + pb_size;
-    AlignedBuffer<T> buffers(static_cast<std::size_t>(per_thread * threads));
-
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) num_threads(threads) if (threads > 1)
+    switch (variant) {
+        case MatmulVariant::Naive: return matmul_naive(a, b, c, batch, m, n, k);
+        case MatmulVariant::Blocked: return matmul_blocked(a, b, c, batch, m, n, k);
+#if TC_X86_DISPATCH
+        case MatmulVariant::PackedAvx2:
+            return Packed<T, kernels::Avx2<T>>::run(a, b, c, batch, m, n, k);
+        case MatmulVariant::PackedAvx512:
+            return Packed<T, kernels::Avx512<T>>::run(a, b, c, batch, m, n, k);
 #endif
-    for (int64_t t = 0; t < tasks; ++t) {
-        const int64_t bi = t / tiles_per_matrix;
-        const int64_t tile = t % tiles_per_matrix;
-        const int64_t i0 = (tile / n_tiles) * Bl::MC;
-        const int64_t j0 = (tile % n_tiles) * Bl::NC;
-        T* pa = buffers.ptr + thread_id() * per_thread;
-        T* pb = pa + pa_size;
-        matmul_tile<T>(a + bi * m * k + i0 * k, b + bi * k * n + j0, c + bi * m * n + i0 * n + j0,
-                       std::min(Bl::MC, m - i0), std::min(Bl::NC, n - j0), k, k, n, n, pa, pb);
+        default: return Packed<T, kernels::Generic<T>>::run(a, b, c, batch, m, n, k);
     }
 }
 
 template void matmul_batched<float>(const float*, const float*, float*, int64_t, int64_t, int64_t,
-                                    int64_t);
+                                    int64_t, MatmulVariant);
 template void matmul_batched<double>(const double*, const double*, double*, int64_t, int64_t,
-                                     int64_t, int64_t);
+                                     int64_t, int64_t, MatmulVariant);
 
 }  // namespace tc

@@ -1,21 +1,43 @@
-// Cache-blocked matrix multiply on raw, C-contiguous buffers (no Python in here).
+// Matrix multiply on raw, C-contiguous buffers (no Python in here), in several named variants
+// that a benchmark can run side by side -- the steps of the optimisation ladder, each kept:
+//
+//   naive          the textbook triple loop (i, j, p), rows split across threads
+//   blocked        loop tiling for the caches, i-p-j inner order the compiler vectorizes; no packing
+//   packed         BLIS-style: packed panels + register-blocked micro-kernel at the build's
+//                  baseline vector width (SSE2 on x86-64), shared packed B across threads
+//   packed_avx2    the same with an AVX2 + FMA micro-kernel (6 x 16 float32 tile)
+//   packed_avx512  the same with an AVX-512F micro-kernel (14 x 32 float32 tile)
+//
+// best_matmul_variant() is the fastest one this CPU supports, picked at run time.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace tc {
 
-// c[b] = a[b] @ b[b] for b in [0, batch): a is (batch, m, k), b is (batch, k, n), c is (batch, m, n),
-// all C-contiguous and non-overlapping. c is fully overwritten (k == 0 gives zeros), so it may be
-// uninitialised. Sizes are validated by the caller (nothing here checks or throws except
-// std::bad_alloc for the packing buffers, which is raised before any thread starts).
-// Uses up to tc::num_threads() OpenMP threads; safe to call without the GIL.
+enum class MatmulVariant { Naive, Blocked, Packed, PackedAvx2, PackedAvx512 };
+
+const char* variant_name(MatmulVariant v);
+// False if `name` is not one of the names above.
+bool variant_from_name(const std::string& name, MatmulVariant* out);
+// Whether this build and CPU can run `v` (the AVX variants need x86 and the instructions).
+bool variant_available(MatmulVariant v);
+MatmulVariant best_matmul_variant();
+
+// c[b] = a[b] @ b[b] for b in [0, batch): a is (batch, m, k), b is (batch, k, n), c is
+// (batch, m, n), all C-contiguous and non-overlapping. c is fully overwritten (k == 0 gives
+// zeros), so it may be uninitialised. The caller validates sizes and that `variant` is available;
+// nothing here throws except std::bad_alloc for the packing buffers, raised before any thread
+// starts. Uses up to tc::num_threads() OpenMP threads; safe to call without the GIL. Results do
+// not depend on the thread count (each element's summation order is fixed by the blocking).
 template <typename T>
-void matmul_batched(const T* a, const T* b, T* c, int64_t batch, int64_t m, int64_t n, int64_t k);
+void matmul_batched(const T* a, const T* b, T* c, int64_t batch, int64_t m, int64_t n, int64_t k,
+                    MatmulVariant variant);
 
 extern template void matmul_batched<float>(const float*, const float*, float*, int64_t, int64_t,
-                                           int64_t, int64_t);
+                                           int64_t, int64_t, MatmulVariant);
 extern template void matmul_batched<double>(const double*, const double*, double*, int64_t,
-                                            int64_t, int64_t, int64_t);
+                                            int64_t, int64_t, int64_t, MatmulVariant);
 
 }  // namespace tc

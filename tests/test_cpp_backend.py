@@ -66,6 +66,56 @@ def test_matmul_batched(batch, m, k, n, dtype):
         check_close(out[i], a[i], b[i])
 
 
+VARIANTS = ["naive", "blocked", "packed", "packed_avx2", "packed_avx512"]
+
+
+def runnable(variant):
+    """The variant, or a skip when this CPU lacks its instructions."""
+    features = _C.cpu_features()
+    needs = {"packed_avx2": "avx2_fma", "packed_avx512": "avx512f"}.get(variant)
+    if needs and not features[needs]:
+        pytest.skip(f"{variant} needs {needs}, which this CPU lacks")
+    return variant
+
+
+# Shapes for every variant: edges of the AVX-512 14 x 32 and AVX2 6 x 16 tiles, MC/KC/NC block
+# edges (K > 256, N > 2048 for float32 NC), and a prime-sized ragged one.
+VARIANT_SHAPES = [(1, 1, 1), (13, 29, 31), (15, 33, 33), (7, 257, 17), (29, 300, 2081)]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_variant(variant, dtype):
+    runnable(variant)
+    for m, k, n in VARIANT_SHAPES:
+        a, b = rand((m, k), dtype, m), rand((k, n), dtype, n)
+        check_close(_C.matmul_variant(a, b, variant), a, b)
+    a, b = rand((3, 20, 37), dtype, 5), rand((3, 37, 41), dtype, 6)
+    check_close(_C.matmul_variant(a, b, variant), a, b)
+
+
+def test_dispatch_reports_the_isa_it_chose():
+    features = _C.cpu_features()
+    assert features["arch"] in ("x86_64", "aarch64", "other")
+    expected = ("packed_avx512" if features["avx512f"] else
+                "packed_avx2" if features["avx2_fma"] else "packed")
+    assert features["matmul"] == expected
+    if sys.platform == "linux" and features["arch"] == "x86_64":  # what the kernel says the CPU has
+        flags = set(open("/proc/cpuinfo").read().split("flags")[1].split("\n")[0].split())
+        assert features["avx512f"] == ("avx512f" in flags)
+        assert features["avx2_fma"] == ({"avx2", "fma"} <= flags)
+    a, b = rand((40, 50), np.float32), rand((50, 60), np.float32, 1)
+    np.testing.assert_array_equal(_C.matmul(a, b), _C.matmul_variant(a, b, expected))
+
+
+def test_variant_errors():
+    a = np.ones((2, 2), np.float32)
+    with pytest.raises(ValueError, match="matmul_variant: unknown variant 'fast'"):
+        _C.matmul_variant(a, a, "fast")
+    with pytest.raises(ValueError, match=re.escape("tensorcore._C.matmul_variant: inner dimensions")):
+        _C.matmul_variant(a, np.ones((3, 2), np.float32), "packed")
+
+
 def test_float64_is_float64_accurate():
     a, b = rand((33, 257), np.float64), rand((257, 19), np.float64, 1)
     np.testing.assert_allclose(_C.matmul(a, b), a @ b, rtol=1e-13, atol=1e-13)
@@ -175,12 +225,18 @@ def test_thread_count_set_get(threads):
         _C.set_num_threads(0)
 
 
-def test_result_does_not_depend_on_thread_count(threads):
-    a, b = rand((3, 200, 300), np.float32), rand((3, 300, 150), np.float32, 1)
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("shape", [(3, 200, 300, 150), (1, 301, 520, 333), (5, 30, 40, 50)])
+def test_result_does_not_depend_on_thread_count(threads, variant, shape):
+    runnable(variant)
+    batch, m, k, n = shape
+    a, b = rand((batch, m, k), np.float32), rand((batch, k, n), np.float32, 1)
     _C.set_num_threads(1)
-    one = _C.matmul(a, b)
-    _C.set_num_threads(4)
-    np.testing.assert_array_equal(_C.matmul(a, b), one)  # same tiles, same summation order
+    one = _C.matmul_variant(a, b, variant)
+    for n_threads in (2, 3, 4):
+        _C.set_num_threads(n_threads)
+        # same tiles, same summation order: bitwise equal, not just close
+        np.testing.assert_array_equal(_C.matmul_variant(a, b, variant), one)
 
 
 def test_concurrent_calls_from_python_threads():

@@ -19,9 +19,10 @@ def _load_cpp() -> dict:
     return cpp.kernels()
 
 
-# The default on a device is its fastest backend. The C++ matmul is still a plain blocked kernel
-# that OpenBLAS (behind NumPy) outruns, so `cpp` is opt-in (`use_backend("cpp")`) until it wins.
-register("cpp", "cpu", _load_cpp, priority=5)
+# The default on a device is its fastest backend. `cpp` outranks `numpy`: its packed AVX-512 matmul
+# measured 1.5-1.7x NumPy/OpenBLAS float32 at 512-2048 on 2 threads (AMD EPYC Zen 5, environment's
+# OpenBLAS settings); entries it lacks fall back to the NumPy reference anyway.
+register("cpp", "cpu", _load_cpp, priority=20)
 
 __all__ = ["Availability", "Backend", "BackendUnavailable", "available", "current", "default", "get",
            "register", "use_backend", "reference"]
