@@ -1,0 +1,108 @@
+"""Pieces shared by the Numba-CUDA kernels: scalar math, NaN-aware max/min, block-wide reductions.
+
+Scalar math goes through the names here, not ``math`` directly: on the GPU they are ``math.exp`` &c.
+(Numba lowers them to libdevice; ``exp`` of a float32 stays float32), but under Numba's CUDA
+simulator kernels run as Python on NumPy scalars, where ``math.exp(1000.0)`` raises OverflowError
+and ``math.log(0.0)`` raises ValueError. NumPy's functions give the IEEE answers the GPU gives
+(``inf``, ``-inf``, ``nan``), so the simulator uses them instead.
+
+Constants inside kernels are written ``T(0.5)`` with ``T = type(x)`` (or a closed-over Numba type):
+a bare ``0.5`` is a float64 and would silently promote float32 arithmetic to float64.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import config, cuda
+
+SIMULATED = bool(config.ENABLE_CUDASIM)
+"""True when ``numba.cuda`` is the simulator in this process (fixed when numba is first imported)."""
+
+if SIMULATED:
+    exp, log, sqrt, tanh, isfinite = np.exp, np.log, np.sqrt, np.tanh, np.isfinite
+else:
+    exp, log, sqrt, tanh, isfinite = math.exp, math.log, math.sqrt, math.tanh, math.isfinite
+
+WARP = 32
+FULL_MASK = 0xFFFFFFFF
+
+
+@cuda.jit(device=True)
+def nanmax(a, b):
+    """``max`` that propagates NaN like ``numpy.maximum`` (``a`` wins if it is NaN, else ``b`` if NaN)."""
+    return a if (a > b or a != a) else b
+
+
+@cuda.jit(device=True)
+def nanmin(a, b):
+    return a if (a < b or a != a) else b
+
+
+@cuda.jit(device=True)
+def block_sum(buf, t, v):
+    """Sum ``v`` over the block through the shared array ``buf`` (one slot per thread, a power of
+    two long); every thread gets the total. ``log2(len(buf))`` steps, each a ``syncthreads``; ``buf``
+    is free for reuse when this returns."""
+    buf[t] = v
+    cuda.syncthreads()
+    s = buf.shape[0] // 2
+    while s > 0:
+        if t < s:
+            buf[t] += buf[t + s]
+        cuda.syncthreads()
+        s //= 2
+    total = buf[0]
+    cuda.syncthreads()
+    return total
+
+
+@cuda.jit(device=True)
+def block_max(buf, t, v):
+    """NaN-propagating max of ``v`` over the block, as :func:`block_sum`."""
+    buf[t] = v
+    cuda.syncthreads()
+    s = buf.shape[0] // 2
+    while s > 0:
+        if t < s:
+            buf[t] = nanmax(buf[t], buf[t + s])
+        cuda.syncthreads()
+        s //= 2
+    total = buf[0]
+    cuda.syncthreads()
+    return total
+
+
+@cuda.jit(device=True)
+def block_min(buf, t, v):
+    buf[t] = v
+    cuda.syncthreads()
+    s = buf.shape[0] // 2
+    while s > 0:
+        if t < s:
+            buf[t] = nanmin(buf[t], buf[t + s])
+        cuda.syncthreads()
+        s //= 2
+    total = buf[0]
+    cuda.syncthreads()
+    return total
+
+
+@cuda.jit(device=True)
+def warp_sum(v):
+    """Butterfly sum over the 32 lanes of a warp with ``shfl_xor_sync``; every lane gets the total.
+    Registers only, no shared memory, no ``syncthreads``. Not available under the simulator."""
+    off = WARP // 2
+    while off > 0:
+        v += cuda.shfl_xor_sync(FULL_MASK, v, off)
+        off //= 2
+    return v
+
+
+@cuda.jit(device=True)
+def warp_max(v):
+    off = WARP // 2
+    while off > 0:
+        v = nanmax(v, cuda.shfl_xor_sync(FULL_MASK, v, off))
+        off //= 2
+    return v
