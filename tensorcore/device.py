@@ -93,6 +93,30 @@ def check_available(device: Device, op: str = "to") -> None:
             raise RuntimeError(f"{op}: device 'cuda' is not available: {reason}")
 
 
+class OutOfMemoryError(RuntimeError):
+    """The GPU could not allocate memory (a ``RuntimeError``, like ``torch.cuda.OutOfMemoryError``)."""
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def out_of_memory_error(op: str, nbytes: int) -> OutOfMemoryError:
+    """The error to raise when allocating ``nbytes`` for ``op`` failed: it says how much was asked
+    and how much the GPU and CuPy's memory pool have free (raise it ``from`` CuPy's error)."""
+    detail = ""
+    try:
+        import cupy
+
+        free, total = cupy.cuda.runtime.memGetInfo()
+        pool = cupy.get_default_memory_pool()
+        detail = (f"; the GPU has {_gib(free)} free of {_gib(total)}, and CuPy's memory pool holds "
+                  f"{_gib(pool.total_bytes())} ({_gib(pool.free_bytes())} of it cached and unused)")
+    except Exception:  # reporting must not fail on top of the original error
+        pass
+    return OutOfMemoryError(f"{op}: out of GPU memory: tried to allocate {_gib(nbytes)} ({nbytes} bytes){detail}")
+
+
 def move(array: Any, src: Device, dst: Device) -> Any:
     """Copy ``array`` from ``src`` to ``dst`` (the same object when nothing has to move)."""
     if src == dst:
@@ -105,7 +129,10 @@ def move(array: Any, src: Device, dst: Device) -> Any:
     import cupy
 
     with cupy.cuda.Device(dst.index):
-        return cupy.asarray(array)
+        try:
+            return cupy.asarray(array)
+        except cupy.cuda.memory.OutOfMemoryError as exc:
+            raise out_of_memory_error(f"to({dst})", array.nbytes) from exc
 
 
 def device_of(array: Any) -> Device:

@@ -24,5 +24,15 @@ def _load_cpp() -> dict:
 # OpenBLAS settings); entries it lacks fall back to the NumPy reference anyway.
 register("cpp", "cpu", _load_cpp, priority=20)
 
+
+def _load_numba() -> dict:
+    from . import numba
+
+    return numba.kernels()
+
+
+# Handwritten Numba-CUDA kernels: the default on `cuda` where a GPU (or the simulator) can run them.
+register("numba", "cuda", _load_numba, priority=10)
+
 __all__ = ["Availability", "Backend", "BackendUnavailable", "available", "current", "default", "get",
            "register", "use_backend", "reference"]

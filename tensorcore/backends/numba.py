@@ -1,0 +1,448 @@
+"""The Numba-CUDA backend (device ``cuda``): glue between the reference contract and ``kernels/numba``.
+
+The kernels (``tensorcore.kernels.numba``) see only compact arrays of one float dtype and plain
+ints. This module does the rest, with the reference's names and signatures
+(:mod:`tensorcore.backends.reference`): it checks shapes and dtypes, compacts inputs, allocates
+outputs with the device's array namespace (CuPy on a GPU, NumPy under the simulator), picks launch
+sizes, and sends anything the kernels do not cover (integer dtypes, reductions over other axes …)
+to the reference, which runs on the same arrays.
+
+No host round trips: on a GPU, CuPy arrays reach the kernels through ``__cuda_array_interface__``
+(``numba.cuda.as_cuda_array(x, sync=False)``, a zero-copy view) and every launch goes on CuPy's
+current stream, so kernels and CuPy work stay ordered without a synchronize. Under Numba's
+simulator the NumPy storage is passed as is (the simulator copies it in and out itself).
+
+The backend loads only where it can run: on a GPU with Numba and CuPy, or under the simulator
+(``NUMBA_ENABLE_CUDASIM=1`` set before numba is first imported in the process).
+"""
+from __future__ import annotations
+
+import builtins
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from ..device import cuda_status, out_of_memory_error, simulated
+from . import reference
+from .registry import BackendUnavailable
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_MAX_GRID_YZ = 65535
+_MAX_GRID_X = 2**31 - 1
+
+# Modules of tensorcore.kernels.numba, imported by kernels() once the backend can run.
+_mm = _sm = _ew = _red = _loss = None
+_cuda = None      # numba.cuda (the real one or the simulator)
+_cupy = None      # cupy, on a real GPU
+
+
+# --------------------------------------------------------------------------- loading
+
+def kernels() -> dict[str, Callable]:
+    """The handwritten entries, or :class:`BackendUnavailable` saying why they cannot run here."""
+    global _mm, _sm, _ew, _red, _loss, _cuda, _cupy
+    ok, reason = cuda_status()
+    if not ok:
+        raise BackendUnavailable(f"the cuda device is not available: {reason}")
+    try:
+        import numba
+    except ImportError as exc:
+        raise BackendUnavailable(f"numba is not installed ({exc})") from exc
+    if simulated() != bool(numba.config.ENABLE_CUDASIM):
+        raise BackendUnavailable(
+            "NUMBA_ENABLE_CUDASIM changed after numba was imported in this process; the simulator is "
+            "chosen once, when numba is first imported, so set it before anything imports numba")
+    from numba import cuda
+
+    if not simulated():
+        if not cuda.is_available():
+            raise BackendUnavailable("numba cannot use the GPU (numba.cuda.is_available() is False; "
+                                     "check the driver and numba-cuda's CUDA extras)")
+        import cupy
+
+        _cupy = cupy
+    from ..kernels.numba import elementwise, loss, matmul, reduction, softmax
+
+    _cuda, _mm, _sm, _ew, _red, _loss = cuda, matmul, softmax, elementwise, reduction, loss
+    return {name: globals()[name] for name in HANDWRITTEN}
+
+
+# --------------------------------------------------------------------------- plumbing
+
+def _xp():
+    return np if _cupy is None else _cupy
+
+
+def _native(*arrays: Any) -> bool:
+    """True when the kernels take these arrays: this device's arrays of one native float dtype."""
+    xp = _xp()
+    first = arrays[0]
+    return all(isinstance(a, xp.ndarray) and a.dtype == first.dtype for a in arrays) \
+        and first.dtype in _FLOATS and first.dtype.isnative
+
+
+def _compact(x: Any) -> Any:
+    return x if x.flags.c_contiguous else _xp().ascontiguousarray(x)
+
+
+def _empty(shape: tuple[int, ...], dtype: Any, op: str) -> Any:
+    """A new uninitialized array on the device; running out of GPU memory raises a clear error."""
+    xp = _xp()
+    if _cupy is None:
+        return xp.empty(shape, dtype=dtype)
+    try:
+        return xp.empty(shape, dtype=dtype)
+    except _cupy.cuda.memory.OutOfMemoryError as exc:
+        raise out_of_memory_error(op, math.prod(shape) * np.dtype(dtype).itemsize) from exc
+
+
+def _zeros(shape: tuple[int, ...], dtype: Any, op: str) -> Any:
+    out = _empty(shape, dtype, op)
+    out.fill(0)
+    return out
+
+
+_STREAMS: dict[int, Any] = {}
+
+
+def _launch(kernel: Any, grid: Any, block: Any, *args: Any) -> None:
+    """Launch on CuPy's current stream with zero-copy views of the arrays (the arrays themselves
+    under the simulator)."""
+    if _cupy is None:
+        kernel[grid, block](*args)
+        return
+    ptr = _cupy.cuda.get_current_stream().ptr
+    stream = _STREAMS.get(ptr)
+    if stream is None:
+        stream = _STREAMS[ptr] = _cuda.default_stream() if ptr == 0 else _cuda.external_stream(ptr)
+    args = tuple(_cuda.as_cuda_array(a, sync=False) if isinstance(a, _cupy.ndarray) else a for a in args)
+    kernel[grid, block, stream](*args)
+
+
+def _check_grid(op: str, grid: tuple[int, ...], what: str) -> None:
+    if grid[0] > _MAX_GRID_X or any(g > _MAX_GRID_YZ for g in grid[1:]):
+        raise ValueError(f"{op}: {what} needs a launch grid of {grid} blocks, more than CUDA allows "
+                         f"(x <= {_MAX_GRID_X}, y and z <= {_MAX_GRID_YZ})")
+
+
+# --------------------------------------------------------------------------- matmul
+
+def matmul(a: Any, b: Any) -> Any:
+    """``(..., M, K) @ (..., K, N) -> (..., M, N)`` with the fastest rung of the ladder
+    (:data:`tensorcore.kernels.numba.matmul.DEFAULT`); batch dims folded into ``blockIdx.z``.
+    Other dtypes, mixed dtypes or batch dims not yet broadcast go to the reference."""
+    if not _matmul_native(a, b):
+        return reference.matmul(a, b)
+    return _matmul(a, b, _mm.DEFAULT, "matmul")
+
+
+def matmul_variant(a: Any, b: Any, name: str) -> Any:
+    """``a @ b`` with one named rung of the ladder (``tensorcore.kernels.numba.matmul.VARIANTS``),
+    for tests and benchmarks. Takes what the ``matmul`` entry takes, float32 / float64 only."""
+    if _mm is None:
+        raise RuntimeError("matmul_variant: the numba backend is not loaded; "
+                           "use tensorcore.backends.get('numba') first")
+    if name not in _mm.VARIANTS:
+        raise ValueError(f"matmul_variant: unknown variant {name!r}; expected one of {list(_mm.VARIANTS)}")
+    if not _matmul_native(a, b):
+        raise TypeError(f"matmul_variant: expected two device arrays of one dtype (float32 or float64), "
+                        f"ndim >= 2 with equal batch dims; got {_describe(a)} and {_describe(b)}")
+    return _matmul(a, b, name, f"matmul_variant({name!r})")
+
+
+def _describe(x: Any) -> str:
+    return f"{type(x).__name__} {getattr(x, 'dtype', '?')} {getattr(x, 'shape', '?')}"
+
+
+def _matmul_native(a: Any, b: Any) -> bool:
+    return _native(a, b) and a.ndim >= 2 and a.ndim == b.ndim and a.shape[:-2] == b.shape[:-2]
+
+
+def _matmul(a: Any, b: Any, name: str, op: str) -> Any:
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"{op}: inner dimensions differ: a is {a.shape}, b is {b.shape}")
+    batch, (M, K), N = a.shape[:-2], a.shape[-2:], b.shape[-1]
+    Z = math.prod(batch)
+    if K == 0:
+        return _zeros((*batch, M, N), a.dtype, op)
+    out = _empty((*batch, M, N), a.dtype, op)
+    if out.size == 0:
+        return out
+    variant = _mm.VARIANTS[name]
+    grid, block = variant.launch(M, N, 1)
+    _check_grid(op, grid[:2], f"an output of {M}x{N}")
+    a3 = _compact(a).reshape(Z, M, K)
+    b3 = _compact(b).reshape(Z, K, N)
+    c3 = out.reshape(Z, M, N)
+    kernel = variant.kernel(a.dtype)
+    for z0 in range(0, Z, _MAX_GRID_YZ):      # grid z is at most 65535 batch entries per launch
+        z1 = builtins.min(Z, z0 + _MAX_GRID_YZ)
+        _launch(kernel, (grid[0], grid[1], z1 - z0), block, a3[z0:z1], b3[z0:z1], c3[z0:z1])
+    return out
+
+
+# --------------------------------------------------------------------------- launch sizes
+
+def _pow2_at_least(n: int) -> int:
+    return 1 << builtins.max(0, n - 1).bit_length()
+
+
+def _row_threads(C: int) -> int:
+    """Block size for the one-block-per-row kernels: enough threads to cover a short row in one
+    pass, 512 at most (16 at most under the simulator, where every thread is a Python thread)."""
+    return builtins.max(1, builtins.min(_pow2_at_least(C), 16 if _cupy is None else 512))
+
+
+def _row_grid(R: int) -> int:
+    """Blocks for ``R`` rows; the kernels grid-stride over the rest (4 under the simulator, so its
+    tests run the grid-stride loop too)."""
+    return builtins.max(1, builtins.min(R, 4 if _cupy is None else 65535))
+
+
+def _flat_launch(n: int) -> tuple[int, int]:
+    """``(blocks, threads)`` for a 1-D grid-stride kernel over ``n`` elements."""
+    threads = 32 if _cupy is None else 256
+    blocks = -(-n // threads)
+    return builtins.max(1, builtins.min(blocks, 4 if _cupy is None else 8192)), threads
+
+
+# --------------------------------------------------------------------------- softmax family
+
+def _as_rows(x: Any) -> Any:
+    x = _compact(x)
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+
+
+def _softmax_ok(*arrays: Any) -> bool:
+    x = arrays[0]
+    return _native(*arrays) and x.ndim >= 1 and x.shape[-1] > 0 and all(a.shape == x.shape for a in arrays)
+
+
+def _softmax_forward(x: Any, log: bool, variant: str, op: str) -> Any:
+    rows = _as_rows(x)
+    R, C = rows.shape
+    out = _empty(x.shape, x.dtype, op)
+    if R:
+        threads = 128 if variant == "warp" else _row_threads(C)
+        per_block = _sm.rows_per_block(variant, threads)
+        kernel = _sm.kernel(variant, False, x.dtype, threads, log)
+        _launch(kernel, _row_grid(-(-R // per_block)), threads, rows, out.reshape(R, C))
+    return out
+
+
+def _softmax_backward(y: Any, grad_y: Any, log: bool, variant: str, op: str) -> Any:
+    rows_y, rows_g = _as_rows(y), _as_rows(grad_y)
+    R, C = rows_y.shape
+    out = _empty(y.shape, y.dtype, op)
+    if R:
+        threads = 128 if variant == "warp" else _row_threads(C)
+        per_block = _sm.rows_per_block(variant, threads)
+        kernel = _sm.kernel(variant, True, y.dtype, threads, log)
+        _launch(kernel, _row_grid(-(-R // per_block)), threads, rows_y, rows_g, out.reshape(R, C))
+    return out
+
+
+def softmax(x: Any) -> Any:
+    """Softmax over the last axis: one block per row, shared-memory reductions."""
+    if not _softmax_ok(x):
+        return reference.softmax(x)
+    return _softmax_forward(x, False, "block", "softmax")
+
+
+def log_softmax(x: Any) -> Any:
+    if not _softmax_ok(x):
+        return reference.log_softmax(x)
+    return _softmax_forward(x, True, "block", "log_softmax")
+
+
+def softmax_backward(y: Any, grad_y: Any) -> Any:
+    if not _softmax_ok(y, grad_y):
+        return reference.softmax_backward(y, grad_y)
+    return _softmax_backward(y, grad_y, False, "block", "softmax_backward")
+
+
+def log_softmax_backward(y: Any, grad_y: Any) -> Any:
+    if not _softmax_ok(y, grad_y):
+        return reference.log_softmax_backward(y, grad_y)
+    return _softmax_backward(y, grad_y, True, "block", "log_softmax_backward")
+
+
+def softmax_variant(x: Any, variant: str, log: bool = False, grad_y: Any = None) -> Any:
+    """(Log-)softmax over the last axis with a named strategy of ``tensorcore.kernels.numba.softmax``
+    (``"block"`` or ``"warp"``); with ``grad_y``, the backward given ``x = y`` the forward's output.
+    The ``warp`` strategy needs a real GPU (the simulator has no warp shuffles)."""
+    op = f"softmax_variant({variant!r})"
+    if _sm is None:
+        raise RuntimeError(f"{op}: the numba backend is not loaded; use tensorcore.backends.get('numba') first")
+    if variant not in _sm.VARIANTS:
+        raise ValueError(f"{op}: unknown variant; expected one of {_sm.VARIANTS}")
+    if variant == "warp" and _cupy is None:
+        raise RuntimeError(f"{op}: warp shuffles need a real GPU; Numba's CUDA simulator has none")
+    arrays = (x,) if grad_y is None else (x, grad_y)
+    if not _softmax_ok(*arrays):
+        raise TypeError(f"{op}: expected device arrays of one float dtype and shape with a non-empty "
+                        f"last axis; got " + " and ".join(_describe(a) for a in arrays))
+    if grad_y is None:
+        return _softmax_forward(x, log, variant, op)
+    return _softmax_backward(x, grad_y, log, variant, op)
+
+
+def cross_entropy(logits: Any, target: Any) -> tuple[Any, Any]:
+    """Fused log-softmax + NLL for ``(N, C)`` logits and ``(N,)`` int64 targets: ``(losses, logp)``."""
+    xp = _xp()
+    if not (_native(logits) and logits.ndim == 2 and logits.shape[1] > 0 and isinstance(target, xp.ndarray)
+            and target.dtype == np.int64 and target.shape == logits.shape[:1]):
+        return reference.cross_entropy(logits, target)
+    N, C = logits.shape
+    losses = _empty((N,), logits.dtype, "cross_entropy")
+    logp = _empty((N, C), logits.dtype, "cross_entropy")
+    if N:
+        threads = _row_threads(C)
+        _launch(_loss.forward(logits.dtype, threads), _row_grid(N), threads,
+                _compact(logits), _compact(target), losses, logp)
+    return losses, logp
+
+
+def cross_entropy_backward(logp: Any, target: Any, grad_losses: Any) -> Any:
+    """``(softmax − onehot(target)) · grad_losses[:, None]``, one thread per element."""
+    xp = _xp()
+    if not (_native(logp, grad_losses) and logp.ndim == 2 and isinstance(target, xp.ndarray)
+            and target.dtype == np.int64 and target.shape == logp.shape[:1] == grad_losses.shape):
+        return reference.cross_entropy_backward(logp, target, grad_losses)
+    out = _empty(logp.shape, logp.dtype, "cross_entropy_backward")
+    if out.size:
+        blocks, threads = _flat_launch(out.size)
+        _launch(_loss.backward, blocks, threads, _compact(logp), _compact(target), _compact(grad_losses), out)
+    return out
+
+
+# --------------------------------------------------------------------------- elementwise
+
+def _unary_entry(name: str) -> Callable:
+    ref = getattr(reference, name)
+
+    def entry(x: Any) -> Any:
+        if not _native(x):
+            return ref(x)
+        out = _empty(x.shape, x.dtype, name)
+        if out.size:
+            blocks, threads = _flat_launch(out.size)
+            _launch(_ew.UNARY[name].kernel(), blocks, threads, _compact(x).reshape(-1), out.reshape(-1))
+        return out
+
+    entry.__name__ = entry.__qualname__ = name
+    entry.__doc__ = f"``{name}`` elementwise: the kernel generated from its scalar function (see kernels/numba/elementwise.py)."
+    return entry
+
+
+def _as_operand(v: Any, like: Any) -> Any:
+    """``v`` as a device array of ``like``'s dtype, or None when the kernels cannot take it. A Python
+    scalar (or a NumPy scalar of that dtype) becomes a 0-d array filled on the device — a fill
+    kernel, not a host-to-device copy — following NumPy's rule that Python scalars take the array's
+    dtype."""
+    xp = _xp()
+    if isinstance(v, xp.ndarray):
+        return v if v.dtype == like.dtype else None
+    if isinstance(v, (bool, int, float)) or (isinstance(v, np.generic) and v.dtype == like.dtype):
+        return xp.full((), v, dtype=like.dtype)
+    return None
+
+
+def _strides(shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Element strides of a compact array of ``shape`` read as ``out_shape`` (0 along broadcast axes)."""
+    shape = (1,) * (len(out_shape) - len(shape)) + tuple(shape)
+    strides, step = [0] * len(shape), 1
+    for d in range(len(shape) - 1, -1, -1):
+        strides[d] = 0 if shape[d] == 1 else step
+        step *= shape[d]
+    return tuple(strides)
+
+
+def _binary_entry(name: str) -> Callable:
+    ref = getattr(reference, name)
+
+    def entry(a: Any, b: Any) -> Any:
+        xp = _xp()
+        arr = a if isinstance(a, xp.ndarray) else b
+        if not isinstance(arr, xp.ndarray) or arr.dtype not in _FLOATS or not arr.dtype.isnative:
+            return ref(a, b)
+        a2, b2 = _as_operand(a, arr), _as_operand(b, arr)
+        if a2 is None or b2 is None:
+            return ref(a, b)
+        try:
+            out_shape = tuple(np.broadcast_shapes(a2.shape, b2.shape))
+        except ValueError:
+            raise ValueError(f"{name}: shapes {a2.shape} and {b2.shape} are not broadcastable") from None
+        kern = _ew.BINARY[name]
+        if a2.shape == b2.shape:
+            kind, sa, sb = "contiguous", None, None
+        else:
+            kind, sa, sb = "broadcast", _strides(a2.shape, out_shape), _strides(b2.shape, out_shape)
+        a2, b2 = _compact(a2).reshape(-1), _compact(b2).reshape(-1)
+        out = _empty(out_shape, arr.dtype, name)
+        if out.size:
+            blocks, threads = _flat_launch(out.size)
+            args = (a2, b2, out.reshape(-1))
+            if kind == "broadcast":
+                args += (tuple(out_shape), sa, sb)
+            _launch(kern.kernel(kind), blocks, threads, *args)
+        return out
+
+    entry.__name__ = entry.__qualname__ = name
+    entry.__doc__ = f"``{name}`` elementwise with broadcasting: the kernel generated from its scalar function."
+    return entry
+
+
+for _name in ("neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu"):
+    globals()[_name] = _unary_entry(_name)
+for _name in ("add", "sub", "mul", "div", "maximum", "minimum", "relu_backward", "tanh_backward", "sigmoid_backward"):
+    globals()[_name] = _binary_entry(_name)
+del _name
+
+
+# --------------------------------------------------------------------------- reductions
+
+def _last_axis_only(x: Any, axis: Any) -> bool:
+    if x.ndim == 0:
+        return False
+    if axis is None:
+        return x.ndim == 1
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    return len(axes) == 1 and int(axes[0]) % x.ndim == x.ndim - 1
+
+
+def _reduce_entry(kind: str) -> Callable:
+    ref = getattr(reference, kind)
+
+    def entry(x: Any, axis: Any, keepdims: bool) -> Any:
+        if not (_native(x) and _last_axis_only(x, axis) and x.shape[-1] > 0):
+            return ref(x, axis, keepdims)
+        rows = _as_rows(x)
+        R, C = rows.shape
+        out = _empty((R,), x.dtype, kind)
+        if R:
+            threads = _row_threads(C)
+            _launch(_red.kernel(kind, x.dtype, threads), _row_grid(R), threads, rows, out)
+        return out.reshape(x.shape[:-1] + ((1,) if keepdims else ()))
+
+    entry.__name__ = entry.__qualname__ = kind
+    entry.__doc__ = (f"``{kind}`` along the last axis (one block per row, shared-memory tree); "
+                     "other axes and integer dtypes go to the reference.")
+    return entry
+
+
+sum = _reduce_entry("sum")  # noqa: A001 - the contract's names
+mean = _reduce_entry("mean")
+max = _reduce_entry("max")  # noqa: A001
+min = _reduce_entry("min")  # noqa: A001
+
+
+HANDWRITTEN: tuple[str, ...] = (
+    "matmul", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
+    "cross_entropy", "cross_entropy_backward",
+    "add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "tanh", "tanh_backward", "sigmoid",
+    "sigmoid_backward", "relu", "relu_backward", "maximum", "minimum",
+    "sum", "mean", "max", "min",
+)
+"""The entries this backend implements; the rest of the contract falls back to the reference."""
