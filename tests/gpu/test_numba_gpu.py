@@ -1,0 +1,169 @@
+"""The Numba-CUDA backend on a real GPU: CuPy storage, large shapes, every kernel strategy.
+
+Skipped with a reason anywhere without a usable NVIDIA GPU, CuPy and numba-cuda (and under the
+simulator, which ``test_numba_sim.py`` covers). Compares against CuPy (cuBLAS for matmul; TF32
+stays off, CuPy's default) and the reference backend running on CuPy arrays.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gpu
+
+if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+    pytest.skip("needs a real GPU; this process runs Numba's CUDA simulator", allow_module_level=True)
+cupy = pytest.importorskip("cupy", reason="needs CuPy and an NVIDIA GPU (pip install tensorcore[cuda13])")
+try:
+    _gpus = cupy.cuda.runtime.getDeviceCount()
+except Exception as exc:  # driver missing
+    pytest.skip(f"no usable CUDA driver or GPU ({exc})", allow_module_level=True)
+if not _gpus:
+    pytest.skip("no NVIDIA GPU was found", allow_module_level=True)
+
+import tensorcore as tc  # noqa: E402
+from tensorcore.backends import reference as R  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def nb():
+    backend = tc.backends.get("numba")
+    from tensorcore.backends import numba as glue
+
+    return backend, glue
+
+
+def _rand(shape, dtype, seed=0):
+    return cupy.random.default_rng(seed).standard_normal(shape, dtype=np.float64).astype(dtype)
+
+
+def _rel(got, expected) -> float:
+    got, expected = cupy.asnumpy(got).astype(np.float64), cupy.asnumpy(expected).astype(np.float64)
+    return float(np.linalg.norm(got - expected) / max(np.linalg.norm(expected), 1e-300))
+
+
+REL = {np.float32: 2e-6, np.float64: 1e-13}
+
+
+def test_backend_is_the_cuda_default(nb):
+    backend, _ = nb
+    assert tc.backends.default("cuda").name in ("numba", "cupy")
+    assert backend.table()["matmul"] == "handwritten"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["naive", "coalesced", "smem_tiled", "blocktile_1d", "blocktile_2d"])
+def test_matmul_variants_large_and_odd(nb, name, dtype):
+    _, glue = nb
+    a, b = _rand((1000, 999), dtype, 1), _rand((999, 1001), dtype, 2)
+    c = glue.matmul_variant(a, b, name)
+    assert isinstance(c, cupy.ndarray) and c.dtype == dtype
+    assert _rel(c, a @ b) < REL[dtype] * 10
+    a, b = _rand((3, 257, 129), dtype, 3), _rand((3, 129, 255), dtype, 4)
+    assert _rel(glue.matmul_variant(a, b, name), cupy.matmul(a, b)) < REL[dtype] * 10
+
+
+def test_matmul_entry_2048(nb):
+    backend, _ = nb
+    a, b = _rand((2048, 2048), np.float32, 5), _rand((2048, 2048), np.float32, 6)
+    assert _rel(backend.matmul(a, b), a @ b) < 1e-5
+
+
+@pytest.mark.parametrize("shape", [(4096, 1000), (64, 50_000), (3, 7, 33)])
+@pytest.mark.parametrize("variant", ["block", "warp"])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_strategies(nb, variant, log, shape):
+    _, glue = nb
+    x = _rand(shape, np.float32, 7) * 4
+    g = _rand(shape, np.float32, 8)
+    ref = R.log_softmax if log else R.softmax
+    ref_b = R.log_softmax_backward if log else R.softmax_backward
+    y = glue.softmax_variant(x, variant, log=log)
+    assert _rel(y, ref(x)) < 1e-5
+    assert _rel(glue.softmax_variant(y, variant, log=log, grad_y=g), ref_b(y, g)) < 1e-5
+
+
+def test_cross_entropy(nb):
+    backend, _ = nb
+    logits = _rand((8192, 1000), np.float32, 9) * 3
+    target = cupy.random.default_rng(10).integers(0, 1000, 8192).astype(np.int64)
+    losses, logp = backend.cross_entropy(logits, target)
+    ref_losses, ref_logp = R.cross_entropy(logits, target)
+    assert _rel(losses, ref_losses) < 1e-5 and _rel(logp, ref_logp) < 1e-5
+    grad = _rand(8192, np.float32, 11)
+    assert _rel(backend.cross_entropy_backward(logp, target, grad), R.cross_entropy_backward(logp, target, grad)) < 1e-6
+
+
+@pytest.mark.parametrize("kind", ["sum", "mean", "max", "min"])
+def test_reductions(nb, kind):
+    backend, _ = nb
+    x = _rand((4096, 3000), np.float32, 12)
+    assert _rel(getattr(backend, kind)(x, (1,), False), getattr(R, kind)(x, (1,), False)) < 1e-5
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "maximum", "minimum", "relu_backward",
+                                  "tanh_backward", "sigmoid_backward"])
+def test_binary_elementwise_large_and_broadcast(nb, name):
+    backend, _ = nb
+    a, b = _rand((4096, 2500), np.float32, 13), _rand((4096, 2500), np.float32, 14)
+    bias = _rand((2500,), np.float32, 15)
+    f, ref = getattr(backend, name), getattr(R, name)
+    assert _rel(f(a, b), ref(a, b)) < 1e-6
+    assert _rel(f(a, bias), ref(a, bias)) < 1e-6
+
+
+@pytest.mark.parametrize("name", ["neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu"])
+def test_unary_elementwise_large(nb, name):
+    backend, _ = nb
+    x = _rand((10_000_000,), np.float32, 16)
+    if name in ("log", "sqrt"):
+        x = cupy.abs(x) + 1e-3
+    assert _rel(getattr(backend, name)(x), getattr(R, name)(x)) < 1e-6
+
+
+def test_kernels_run_on_cupys_current_stream(nb):
+    """Work queued on a non-default CuPy stream stays ordered with the kernels (no implicit sync)."""
+    backend, _ = nb
+    with cupy.cuda.Stream(non_blocking=True) as stream:
+        a = _rand((1500, 700), np.float32, 17)
+        b = cupy.ones((700, 900), np.float32)
+        c = backend.matmul(a * 2, b)
+        d = backend.add(c, 1.0)
+    stream.synchronize()
+    assert _rel(d, (a * 2) @ b + 1) < 1e-5
+
+
+def test_out_of_memory_says_how_much(nb):
+    backend, _ = nb
+    a, b = cupy.ones((1 << 20, 1), np.float32), cupy.ones((1, 1 << 20), np.float32)
+    from tensorcore.device import OutOfMemoryError
+
+    with pytest.raises(OutOfMemoryError, match=r"matmul: out of GPU memory: tried to allocate 4096\.00 GiB.*free of"):
+        backend.matmul(a, b)
+
+
+def test_mlp_training_step_matches_cpu():
+    import tensorcore.nn.functional as F
+
+    rng = np.random.default_rng(18)
+    x = rng.standard_normal((512, 300)).astype(np.float32)
+    target = rng.integers(0, 10, 512)
+    init = [rng.standard_normal(s).astype(np.float32) * 0.05 for s in [(300, 256), (256,), (256, 10), (10,)]]
+
+    def step(device):
+        params = [tc.tensor(p, device=device, requires_grad=True) for p in init]
+        w1, b1, w2, b2 = params
+        h = (tc.tensor(x, device=device) @ w1 + b1).relu()
+        loss = F.cross_entropy(h @ w2 + b2, tc.tensor(target, device=device))
+        loss.backward()
+        with tc.no_grad():
+            return loss.item(), [(p - 0.1 * p.grad).cpu().numpy() for p in params]
+
+    loss_cpu, cpu = step("cpu")
+    with tc.use_backend("numba"):
+        loss_gpu, gpu = step("cuda")
+    np.testing.assert_allclose(loss_gpu, loss_cpu, rtol=1e-5)
+    for got, expected in zip(gpu, cpu):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
