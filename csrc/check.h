@@ -7,6 +7,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -49,6 +50,28 @@ inline void require_compact(const std::string& op, const char* name, const py::a
     if (!(flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) {
         throw py::value_error(op + ": " + name + " is not aligned for its dtype " + dtype_str(a) +
                               " (copy it first, e.g. numpy.require(x, requirements='CA'))");
+    }
+}
+
+// Native float32 / float64 (the dtypes the kernels are instantiated for); TypeError otherwise.
+// Returns true for float32.
+inline bool require_float(const std::string& op, const char* name, const py::array& a) {
+    if (a.dtype().equal(py::dtype::of<float>())) return true;
+    if (a.dtype().equal(py::dtype::of<double>())) return false;
+    throw py::type_error(op + ": unsupported dtype " + dtype_str(a) + " for " + name +
+                         " (expected native float32 or float64)");
+}
+
+// b has a's dtype (TypeError) and shape (ValueError).
+inline void require_like(const std::string& op, const char* a_name, const py::array& a,
+                         const char* b_name, const py::array& b) {
+    if (!a.dtype().equal(b.dtype())) {
+        throw py::type_error(op + ": dtypes differ: " + a_name + " is " + dtype_str(a) + ", " +
+                             b_name + " is " + dtype_str(b));
+    }
+    if (a.ndim() != b.ndim() || !std::equal(a.shape(), a.shape() + a.ndim(), b.shape())) {
+        throw py::value_error(op + ": shapes differ: " + a_name + " is " + shape_str(a) + ", " +
+                              b_name + " is " + shape_str(b));
     }
 }
 

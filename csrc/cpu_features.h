@@ -13,6 +13,17 @@
 #define TC_X86_DISPATCH 0
 #endif
 
+// Plain loops (elementwise, softmax rows) get their vector ISA from GCC function multiversioning:
+// target_clones compiles the function once per ISA level (x86-64-v4: AVX-512; v3: AVX2 + FMA;
+// the baseline) and an ifunc resolver -- which runs the same CPU checks as below -- binds the
+// best clone when the library loads. Needs GCC and an ifunc-capable loader (glibc); elsewhere it
+// expands to nothing and the baseline build is used.
+#if TC_X86_DISPATCH && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define TC_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TC_MULTIVERSION
+#endif
+
 namespace tc {
 
 struct CpuFeatures {

@@ -6,7 +6,9 @@
 // explicitly (`#pragma omp parallel num_threads(...)`).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -45,6 +47,27 @@ inline int thread_id() {
     return omp_get_thread_num();
 #else
     return 0;
+#endif
+}
+
+// Runs f(begin, end) over contiguous, equal ranges of [0, items), one per thread. Uses fewer
+// threads (down to one, with no parallel region) when the whole job is under ~`min_per_thread`
+// items per thread: starting threads and joining them costs a few microseconds, more than a
+// memory-bound pass over a few thousand elements. f must not throw (an exception escaping an
+// OpenMP region terminates the process): callers validate and allocate before calling this.
+template <class F>
+void parallel_ranges(int64_t items, int64_t min_per_thread, F&& f) {
+    int64_t threads = std::min<int64_t>(num_threads(), items / std::max<int64_t>(min_per_thread, 1));
+    if (threads <= 1) {
+        if (items > 0) f(int64_t{0}, items);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(static_cast<int>(threads))
+    {
+        const int64_t t = omp_get_thread_num(), nth = omp_get_num_threads();
+        f(items * t / nth, items * (t + 1) / nth);
+    }
 #endif
 }
 

@@ -18,5 +18,6 @@ from .functions import *  # noqa: F401,F403
 from .random import Generator, manual_seed
 from .serialization import load, save
 from .tensor import Tensor
+from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"

@@ -325,3 +325,189 @@ def matmul_inputs(draw):
 def test_wrapper_matches_numpy(ab):
     a, b = ab
     check_close(cpp.matmul(a, b), a, b)
+
+
+# --------------------------------------------------------------------------- softmax family, relu, add
+
+from tensorcore.backends import reference  # noqa: E402
+import tensorcore as tc  # noqa: E402
+
+# Odd shapes: single rows and columns, primes, one row longer than an online block (512) and one
+# longer than 256 blocks (so blocks grow past the minimum).
+ROW_SHAPES = [(1, 1), (3, 1), (1, 7), (5, 13), (2, 3, 31), (3, 1031), (2, 140_009)]
+
+
+def tol(dtype):
+    return dict(rtol=2e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+
+
+def logits(shape, dtype, seed=0, scale=8.0):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", ROW_SHAPES)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_forward_backward(name, shape, dtype):
+    x = logits(shape, dtype)
+    y = getattr(_C, name)(x)
+    assert y.dtype == dtype and y.shape == shape
+    np.testing.assert_allclose(y, getattr(reference, name)(x), **tol(dtype))
+    g = logits(shape, dtype, 1, 1.0)
+    dx = getattr(_C, name + "_backward")(y, g)
+    np.testing.assert_allclose(dx, getattr(reference, name + "_backward")(y, g), **tol(dtype))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_special_values_follow_reference(name):
+    inf, nan = np.inf, np.nan
+    x = np.array([[1e4, -1e4, 0.0], [-inf, 0.0, 1.0], [-inf, -inf, -inf], [inf, 0.0, 1.0],
+                  [nan, 0.0, 1.0], [-1e30, 1e30, 3.0]], np.float32)
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(getattr(_C, name)(x), getattr(reference, name)(x), rtol=1e-6,
+                                   atol=1e-6, equal_nan=True)
+    long = np.full((2, 3000), -inf, np.float32)
+    long[0, 2999], long[1, :1500] = 5.0, np.linspace(-50, 50, 1500)  # max in a late block
+    np.testing.assert_allclose(getattr(_C, name)(long), getattr(reference, name)(long), rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("n,c", [(1, 1), (7, 3), (64, 10), (5, 1031)])
+def test_cross_entropy(n, c, dtype):
+    x = logits((n, c), dtype)
+    t = np.random.default_rng(2).integers(0, c, n)
+    losses, logp = _C.cross_entropy(x, t)
+    ref_losses, ref_logp = reference.cross_entropy(x, t)
+    np.testing.assert_allclose(losses, ref_losses, **tol(dtype))
+    np.testing.assert_allclose(logp, ref_logp, **tol(dtype))
+    g = logits((n,), dtype, 3, 1.0)
+    np.testing.assert_allclose(_C.cross_entropy_backward(logp, t, g),
+                               reference.cross_entropy_backward(logp, t, g), **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (2, 3, 17), (70_001,)])
+def test_relu_and_add_match_reference_exactly(shape, dtype):
+    x, g = logits(shape, dtype), logits(shape, dtype, 1)
+    x.flat[::3] = 0.0
+    np.testing.assert_array_equal(_C.relu(x), reference.relu(x))
+    np.testing.assert_array_equal(_C.relu_backward(x, g), reference.relu_backward(x, g))
+    np.testing.assert_array_equal(_C.add(x, g), x + g)
+    if len(shape) >= 2:
+        bias = logits(shape[-1:], dtype, 2)
+        np.testing.assert_array_equal(_C.add(x, bias), x + bias)
+
+
+def test_relu_special_values():
+    x = np.array([np.nan, -np.inf, np.inf, -0.0, 0.0, -1.0], np.float32)
+    g = np.array([1.0, np.inf, 2.0, np.nan, 3.0, np.inf], np.float32)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(_C.relu(x), reference.relu(x))
+        np.testing.assert_array_equal(_C.relu_backward(x, g), reference.relu_backward(x, g))
+
+
+ROW_OPS = {
+    "softmax": lambda x, g, t: _C.softmax(x),
+    "log_softmax": lambda x, g, t: _C.log_softmax(x),
+    "softmax_backward": lambda x, g, t: _C.softmax_backward(_C.softmax(x), g),
+    "log_softmax_backward": lambda x, g, t: _C.log_softmax_backward(_C.log_softmax(x), g),
+    "cross_entropy": lambda x, g, t: _C.cross_entropy(x, t)[1],
+    "cross_entropy_backward": lambda x, g, t: _C.cross_entropy_backward(x, t, g[:, 0].copy()),
+    "relu": lambda x, g, t: _C.relu(x),
+    "relu_backward": lambda x, g, t: _C.relu_backward(x, g),
+    "add": lambda x, g, t: _C.add(x, g[0].copy()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROW_OPS))
+def test_row_ops_do_not_depend_on_thread_count(threads, name):
+    x, g = logits((301, 700), np.float32), logits((301, 700), np.float32, 1)
+    t = np.random.default_rng(2).integers(0, 700, 301)
+    _C.set_num_threads(1)
+    one = ROW_OPS[name](x, g, t)
+    for n_threads in (2, 3):
+        _C.set_num_threads(n_threads)
+        np.testing.assert_array_equal(ROW_OPS[name](x, g, t), one)
+
+
+def test_row_op_errors():
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(TypeError, match=r"tensorcore._C.softmax: unsupported dtype int64 for x"):
+        _C.softmax(np.ones((2, 3), np.int64))
+    with pytest.raises(ValueError, match=r"log_softmax: x must have at least 1 dimension"):
+        _C.log_softmax(np.zeros((), np.float32))
+    with pytest.raises(ValueError, match=r"softmax_backward: shapes differ: y is \(2, 3\), grad_y is \(3, 2\)"):
+        _C.softmax_backward(x, np.ones((3, 2), np.float32))
+    with pytest.raises(TypeError, match=r"relu_backward: dtypes differ: x is float32, grad_y is float64"):
+        _C.relu_backward(x, np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"tensorcore._C.relu: x must be C-contiguous"):
+        _C.relu(np.ones((3, 2), np.float32).T)
+    with pytest.raises(ValueError, match=r"add: shapes differ: a is \(2, 3\), b is \(2,\)"):
+        _C.add(x, np.ones(2, np.float32))
+    with pytest.raises(TypeError, match=r"softmax: x must be a numpy.ndarray, got list"):
+        _C.softmax([[1.0]])
+
+
+def test_cross_entropy_errors():
+    x = np.zeros((3, 4), np.float32)
+    op = "tensorcore._C.cross_entropy"
+    with pytest.raises(IndexError, match=re.escape(f"{op}: target[1] = 4 is out of range for 4 classes")):
+        _C.cross_entropy(x, np.array([0, 4, 1]))
+    with pytest.raises(IndexError, match=re.escape("target[2] = -1 is out of range")):
+        _C.cross_entropy_backward(x, np.array([0, 1, -1]), np.ones(3, np.float32))
+    with pytest.raises(TypeError, match=re.escape(f"{op}: target must be native int64 class indices, got int32")):
+        _C.cross_entropy(x, np.zeros(3, np.int32))
+    with pytest.raises(ValueError, match=re.escape(f"{op}: expected target of shape (3,) for logits of shape (3, 4), got (2,)")):
+        _C.cross_entropy(x, np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match=re.escape(f"{op}: logits must be 2-D (N, C), got shape (12,)")):
+        _C.cross_entropy(x.ravel(), np.zeros(12, np.int64))
+    with pytest.raises(ValueError, match=re.escape("expected grad_losses of shape (3,)")):
+        _C.cross_entropy_backward(x, np.zeros(3, np.int64), np.ones(4, np.float32))
+    with pytest.raises(IndexError, match="out of range for 0 classes"):
+        _C.cross_entropy(np.zeros((2, 0), np.float32), np.zeros(2, np.int64))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_wrappers_non_contiguous_and_fallbacks(dtype):
+    x = logits((9, 14), dtype)[:, ::2]  # strided: compacted by the wrapper
+    g = np.asfortranarray(logits((9, 7), dtype, 1))
+    t = np.arange(9) % 7
+    for name in ["softmax", "log_softmax", "relu"]:
+        np.testing.assert_allclose(getattr(cpp, name)(x), getattr(reference, name)(x), **tol(dtype))
+    y = cpp.softmax(x)
+    np.testing.assert_allclose(cpp.softmax_backward(y, g), reference.softmax_backward(y, g), **tol(dtype))
+    np.testing.assert_allclose(cpp.relu_backward(x, g), reference.relu_backward(x, g))
+    np.testing.assert_array_equal(cpp.add(x, g), x + g)
+    np.testing.assert_array_equal(cpp.add(x, g[0]), x + g[0])
+    losses, logp = cpp.cross_entropy(x, t[::-1])
+    np.testing.assert_allclose(losses, reference.cross_entropy(x, t[::-1])[0], **tol(dtype))
+    np.testing.assert_allclose(cpp.cross_entropy_backward(logp, t, g[:, 0]),
+                               reference.cross_entropy_backward(logp, t, g[:, 0]), **tol(dtype))
+    # outside the kernels' contract: the reference answers (or raises) instead
+    assert cpp.add(x, np.float64(1.0)).dtype == np.result_type(x, np.float64(1.0))
+    assert cpp.add(x[:, :1], x).shape == x.shape                   # general broadcast
+    assert cpp.relu(np.arange(-2, 3)).tolist() == [0, 0, 0, 1, 2]  # int64
+    with pytest.raises(ValueError):
+        cpp.softmax(np.zeros((3, 0), dtype))                       # the reference's own error
+
+
+def test_backend_table_lists_native_entries():
+    table = backends.get("cpp").table()
+    for name in ["matmul", *ROW_OPS]:
+        assert table[name] == "handwritten", name
+
+
+# --------------------------------------------------------------------------- tc.set_num_threads
+
+
+def test_package_thread_api(threads, monkeypatch):
+    tc.set_num_threads(1)
+    assert tc.get_num_threads() == _C.get_num_threads() == 1
+    tc.set_num_threads(2)
+    assert tc.get_num_threads() == (2 if _C.has_openmp else 1)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        tc.set_num_threads(0)
+    with pytest.raises(TypeError):
+        tc.set_num_threads(1.5)
+    assert cpp.get_num_threads() == tc.get_num_threads()

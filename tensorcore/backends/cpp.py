@@ -5,16 +5,20 @@ anything else; the wrappers here are the glue between them and the reference con
 (:mod:`tensorcore.backends.reference`): they compact non-contiguous inputs, fold any number of
 batch dimensions into one, and send dtypes the C++ code has no kernel for to the reference.
 
-``TENSORCORE_NUM_THREADS`` (a positive integer), read when the backend loads, sets how many
-OpenMP threads the kernels use; :func:`set_num_threads` changes it later.
+Entries: ``matmul``, the softmax family (``softmax``, ``log_softmax``, their backwards, the fused
+``cross_entropy`` forward and backward) and the training-step elementwise entries ``relu``,
+``relu_backward`` and ``add`` (equal shapes, or a bias row); the rest fall back to the reference.
+
+Thread count: :mod:`tensorcore.threads` (``tc.set_num_threads``, ``TENSORCORE_NUM_THREADS``, read
+when the backend loads).
 """
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
+from .. import threads
 from . import reference
 from .registry import BackendUnavailable
 
@@ -68,30 +72,99 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out.reshape(*batch, *out.shape[-2:])
 
 
+def _native(*arrays) -> bool:
+    """Whether the C++ kernels take these arrays as they are dtype-wise: NumPy arrays of one native
+    float32 / float64 dtype. Anything else goes to the reference (its results and errors)."""
+    first = arrays[0]
+    return all(isinstance(x, np.ndarray) for x in arrays) and first.dtype in _NATIVE_DTYPES \
+        and first.dtype.isnative and all(x.dtype == first.dtype for x in arrays)
+
+
+def _rows(x) -> bool:
+    """Has a non-empty last axis to take the softmax along (the reference raises otherwise)."""
+    return x.ndim >= 1 and x.shape[-1] > 0
+
+
+def softmax(x):
+    if not (_native(x) and _rows(x)):
+        return reference.softmax(x)
+    return _extension().softmax(_compact(x))
+
+
+def log_softmax(x):
+    if not (_native(x) and _rows(x)):
+        return reference.log_softmax(x)
+    return _extension().log_softmax(_compact(x))
+
+
+def softmax_backward(y, grad_y):
+    if not (_native(y, grad_y) and _rows(y) and y.shape == grad_y.shape):
+        return reference.softmax_backward(y, grad_y)
+    return _extension().softmax_backward(_compact(y), _compact(grad_y))
+
+
+def log_softmax_backward(y, grad_y):
+    if not (_native(y, grad_y) and _rows(y) and y.shape == grad_y.shape):
+        return reference.log_softmax_backward(y, grad_y)
+    return _extension().log_softmax_backward(_compact(y), _compact(grad_y))
+
+
+def _targets(target, n) -> bool:
+    return isinstance(target, np.ndarray) and target.dtype == np.int64 and target.dtype.isnative \
+        and target.shape == (n,)
+
+
+def cross_entropy(logits, target):
+    """The C++ kernel for (N, C) float logits and (N,) int64 targets; it raises IndexError for a
+    target outside [0, C) (the reference would wrap negative ones)."""
+    if not (_native(logits) and logits.ndim == 2 and _targets(target, logits.shape[0])):
+        return reference.cross_entropy(logits, target)
+    return _extension().cross_entropy(_compact(logits), _compact(target))
+
+
+def cross_entropy_backward(logp, target, grad_losses):
+    if not (_native(logp, grad_losses) and logp.ndim == 2 and _targets(target, logp.shape[0])
+            and grad_losses.shape == (logp.shape[0],)):
+        return reference.cross_entropy_backward(logp, target, grad_losses)
+    return _extension().cross_entropy_backward(_compact(logp), _compact(target), _compact(grad_losses))
+
+
+def relu(x):
+    if not _native(x):
+        return reference.relu(x)
+    return _extension().relu(_compact(x))
+
+
+def relu_backward(x, grad_y):
+    if not (_native(x, grad_y) and x.shape == grad_y.shape):
+        return reference.relu_backward(x, grad_y)
+    return _extension().relu_backward(_compact(x), _compact(grad_y))
+
+
+def add(a, b):
+    """Equal shapes, or ``(..., C) + (C,)`` (a linear layer's bias), in C++; any other broadcast,
+    scalars and mixed dtypes in the reference."""
+    if not (_native(a, b) and (a.shape == b.shape or a.ndim >= 2 and b.shape == a.shape[-1:])):
+        return reference.add(a, b)
+    return _extension().add(_compact(a), _compact(b))
+
+
 def set_num_threads(n: int) -> None:
-    """Threads the C++ kernels may use, process-wide (no effect in a build without OpenMP)."""
-    _extension().set_num_threads(int(n))
+    """Threads the C++ kernels may use, process-wide (see :mod:`tensorcore.threads`)."""
+    _extension()
+    threads.set_num_threads(n)
 
 
 def get_num_threads() -> int:
     """Threads the C++ kernels may use now."""
-    return _extension().get_num_threads()
-
-
-def _threads_from_env(C) -> None:
-    value = os.environ.get("TENSORCORE_NUM_THREADS", "").strip()
-    if not value:
-        return
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise ValueError(f"TENSORCORE_NUM_THREADS must be a positive integer, got {value!r}")
-    C.set_num_threads(n)
+    _extension()
+    return threads.get_num_threads()
 
 
 def kernels() -> dict:
     C = _extension()
-    _threads_from_env(C)
-    return {"matmul": matmul}
+    threads.apply_env(C)
+    return {"matmul": matmul, "softmax": softmax, "softmax_backward": softmax_backward,
+            "log_softmax": log_softmax, "log_softmax_backward": log_softmax_backward,
+            "cross_entropy": cross_entropy, "cross_entropy_backward": cross_entropy_backward,
+            "relu": relu, "relu_backward": relu_backward, "add": add}
