@@ -112,6 +112,11 @@ def _launch(kernel: Any, grid: Any, block: Any, *args: Any) -> None:
     if _cupy is None:
         kernel[grid, block](*args)
         return
+    for a in args:
+        if isinstance(a, _cupy.ndarray) and a.device.id != 0:
+            # Numba launches in its current context (GPU 0); multi-GPU placement is not wired up yet.
+            raise NotImplementedError(f"the numba backend runs on cuda:0 only; got an array on cuda:{a.device.id} "
+                                      "(use tensorcore.use_backend('numpy') for other GPUs)")
     ptr = _cupy.cuda.get_current_stream().ptr
     stream = _STREAMS.get(ptr)
     if stream is None:
