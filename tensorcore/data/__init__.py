@@ -22,3 +22,6 @@ __all__ = [
     "has_batch_fast_path", "MNIST", "FashionMNIST", "Digits",
     "DatasetError", "DatasetNotFoundError", "CorruptFileError", "DownloadError",
 ]
+from .datasets import SlotFilling
+
+__all__ += ["SlotFilling"]

@@ -12,3 +12,14 @@ from .parameter import Parameter
 __all__ = ["functional", "init", "Module", "Parameter", "IncompatibleKeys", "Linear", "Identity", "ReLU",
            "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout", "Sequential", "ModuleList",
            "MSELoss", "CrossEntropyLoss", "NLLLoss"]
+from .conv import Conv2d
+from .pooling import AvgPool2d, MaxPool2d
+
+__all__ += ["Conv2d", "MaxPool2d", "AvgPool2d"]
+from .normalization import BatchNorm1d, BatchNorm2d
+from .sparse import Embedding
+
+__all__ += ["BatchNorm1d", "BatchNorm2d", "Embedding"]
+from .rnn import LSTM, RNN, LSTMCell
+
+__all__ += ["LSTMCell", "LSTM", "RNN"]

@@ -16,3 +16,6 @@ __all__ = [
     "read_idx", "write_idx", "parse_idx", "download_file", "md5sum", "check_md5", "data_home",
     "ENV_VAR", "DatasetError", "DatasetNotFoundError", "CorruptFileError", "DownloadError",
 ]
+from .slot_filling import SlotFilling, Vocabulary, bio_spans, slot_f1, token_accuracy
+
+__all__ += ["SlotFilling", "Vocabulary", "bio_spans", "slot_f1", "token_accuracy"]
