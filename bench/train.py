@@ -1,13 +1,21 @@
-"""Training benchmark: the course's fully connected network, in tensorcore and (optionally) PyTorch.
+"""Training benchmark: the course's models, in tensorcore and (optionally) PyTorch.
 
     python -m bench.train mlp --dataset fashion-mnist --epochs 10 --batch-size 100 --lr 1e-3 \\
         --optimizer adam --hidden 500,500 --activation relu --compare-torch
+    python -m bench.train cnn --dataset fashion-mnist --epochs 10 --batch-size 100 --lr 1e-3
+    python -m bench.train lstm --epochs 5 --batch-size 32 --lr 1e-2
 
-trains ``MLP([features, *hidden, classes])`` with cross-entropy, shows a tqdm progress bar per
+``mlp`` trains ``MLP([features, *hidden, classes])`` and ``cnn`` the course's ``CNN`` (conv 25 →
+pool → conv 50 → pool → dense 100 → classes) with cross-entropy, shows a tqdm progress bar per
 epoch, and prints each epoch's training time, mean loss and test accuracy. With
 ``--compare-torch`` (and PyTorch installed) the same architecture, initial weights, batch order,
 optimizer and thread count train in PyTorch on the CPU right after, and the median epoch times are
 compared (tensorcore's time over PyTorch's: 1.5x = half again as slow).
+
+``lstm`` trains the slot-filling tagger ``LSTMTagger`` on the synthetic ``SlotFilling`` corpus
+(``--sentences`` training sentences; the test sentences use unseen templates) and reports token
+accuracy and slot F1 on the test split; ``--dataset``, ``--compare-torch`` and the MLP options do
+not apply to it.
 
 Both frameworks get the data the same way — the whole split as float32 arrays in memory, one
 fancy index per batch (tensorcore through its ``DataLoader`` fast path) — so the epoch time
@@ -28,11 +36,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+MODELS = ("mlp", "cnn", "lstm")
 DATASETS = ("fashion-mnist", "mnist", "digits")
 OPTIMIZERS = ("adam", "sgd")
 WARMUP_STEPS = 5  # untimed training steps on a throwaway model before the first timed epoch
 TRAIN_ROW_KEYS = ("framework", "backend", "model", "dataset", "epoch", "batch_size", "threads",
                   "train_s", "eval_s", "train_loss", "test_acc")
+LSTM_ROW_KEYS = TRAIN_ROW_KEYS + ("test_slot_f1",)  # lstm rows: test_acc is the token accuracy
 
 
 @dataclass
@@ -57,6 +67,7 @@ class RunResult:
     eval_s: list[float] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     accs: list[float] = field(default_factory=list)
+    f1s: list[float] = field(default_factory=list)
 
     @property
     def median_epoch_s(self) -> float:
@@ -99,17 +110,41 @@ def _orders(n: int, epochs: int, seed: int) -> list[np.ndarray]:
     return [rng.permutation(n) for _ in range(epochs)]
 
 
+def as_images(data: Data) -> Data:
+    """``data`` with square single-channel images ``(N, 1, side, side)`` instead of flat features."""
+    side = int(round(np.sqrt(data.x_train.shape[1])))
+    return Data(data.name, data.x_train.reshape(-1, 1, side, side), data.y_train,
+                data.x_test.reshape(-1, 1, side, side), data.y_test, data.classes)
+
+
+def build_model(args: argparse.Namespace, sizes: Sequence[int]) -> Any:
+    """The tensorcore model of ``args.model``: ``MLP(sizes)``, or the ``CNN`` for ``sizes[0]`` pixels."""
+    from tensorcore.models import CNN, MLP
+
+    if args.model == "cnn":
+        return CNN(num_classes=sizes[-1], image_size=int(round(np.sqrt(sizes[0]))))
+    return MLP(sizes, activation=args.activation, dropout=args.dropout)
+
+
+def model_name(args: argparse.Namespace, sizes: Sequence[int]) -> str:
+    """The model's description in result rows and headers."""
+    if args.model == "lstm":
+        return f"lstm tagger {args.embedding_dim}-{args.lstm_hidden}x{args.lstm_layers}"
+    if args.model == "cnn":
+        return f"cnn conv25-conv50-100-{sizes[-1]}"
+    return f"mlp {'-'.join(map(str, sizes))} {args.activation}"
+
+
 def train_tensorcore(data: Data, sizes: Sequence[int], args: argparse.Namespace,
                      init: list[np.ndarray] | None = None) -> RunResult:
-    """Train the MLP in tensorcore on ``args.backend`` (default: the CPU default backend)."""
+    """Train the MLP or CNN in tensorcore on ``args.backend`` (default: the CPU default backend)."""
     import tensorcore as tc
     from tensorcore import nn, optim
     from tensorcore.data import DataLoader, TensorDataset
-    from tensorcore.models import MLP
 
     backend = args.backend or tc.backends.default("cpu").name
     tc.manual_seed(args.seed)
-    model = MLP(sizes, activation=args.activation, dropout=args.dropout)
+    model = build_model(args, sizes)
     if init is not None:
         model.load_state_dict(_state_from_arrays(model.state_dict(), init, tc))
     opt = optim.Adam(model.parameters(), lr=args.lr) if args.optimizer == "adam" else \
@@ -120,7 +155,7 @@ def train_tensorcore(data: Data, sizes: Sequence[int], args: argparse.Namespace,
     x_test = tc.from_numpy(data.x_test)
     result = RunResult("tensorcore", backend)
     with tc.use_backend(backend):
-        _warm_up_tensorcore(tc, nn, optim, MLP, sizes, args, train)
+        _warm_up_tensorcore(tc, nn, optim, sizes, args, train)
         for epoch in range(args.epochs):
             model.train()
             total, count = 0.0, 0
@@ -148,10 +183,10 @@ def train_tensorcore(data: Data, sizes: Sequence[int], args: argparse.Namespace,
     return result
 
 
-def _warm_up_tensorcore(tc: Any, nn: Any, optim: Any, MLP: Any, sizes: Sequence[int], args: argparse.Namespace,
+def _warm_up_tensorcore(tc: Any, nn: Any, optim: Any, sizes: Sequence[int], args: argparse.Namespace,
                         train: Any) -> None:
     """A few untimed steps on a throwaway model, so first-call costs stay out of epoch 1."""
-    model = MLP(sizes, activation=args.activation, dropout=args.dropout)
+    model = build_model(args, sizes)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     idx = np.arange(min(args.batch_size, len(train)))
     for _ in range(WARMUP_STEPS):
@@ -177,22 +212,49 @@ def initial_weights(sizes: Sequence[int], seed: int) -> list[np.ndarray]:
     return out
 
 
+def initial_state(args: argparse.Namespace, sizes: Sequence[int]) -> list[np.ndarray]:
+    """Initial weights shared by both frameworks, in state-dict order: :func:`initial_weights` for the
+    MLP, tensorcore's default initialisation (seeded) for the CNN."""
+    if args.model != "cnn":
+        return initial_weights(sizes, args.seed)
+    import tensorcore as tc
+
+    tc.manual_seed(args.seed + 1)
+    return [v.numpy().copy() for v in build_model(args, sizes).state_dict().values()]
+
+
+def _torch_model(torch: Any, args: argparse.Namespace, sizes: Sequence[int]) -> Any:
+    """The PyTorch twin of :func:`build_model` (same layers, same state-dict keys)."""
+    tnn = torch.nn
+    if args.model == "cnn":
+        side = int(round(np.sqrt(sizes[0])))
+        for _ in range(2):
+            side = (side - 2) // 2
+        model = tnn.Sequential()
+        model.add_module("features", tnn.Sequential(tnn.Conv2d(1, 25, 3), tnn.ReLU(), tnn.MaxPool2d(2),
+                                                    tnn.Conv2d(25, 50, 3), tnn.ReLU(), tnn.MaxPool2d(2)))
+        model.add_module("classifier", tnn.Sequential(tnn.Flatten(), tnn.Linear(50 * side * side, 100), tnn.ReLU(),
+                                                      tnn.Linear(100, sizes[-1])))
+        return model
+    act = {"relu": tnn.ReLU, "sigmoid": tnn.Sigmoid, "tanh": tnn.Tanh}[args.activation]
+    layers: list[Any] = [tnn.Flatten()]
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(tnn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(act())
+            if args.dropout > 0:
+                layers.append(tnn.Dropout(args.dropout))
+    return tnn.Sequential(*layers)
+
+
 def train_torch(data: Data, sizes: Sequence[int], args: argparse.Namespace, threads: int,
                 init: list[np.ndarray]) -> RunResult:
-    """Train the same MLP in PyTorch on the CPU with ``threads`` intra-op threads."""
+    """Train the same model in PyTorch on the CPU with ``threads`` intra-op threads."""
     import torch
 
     torch.set_num_threads(threads)
     torch.manual_seed(args.seed)
-    act = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[args.activation]
-    layers: list[Any] = [torch.nn.Flatten()]
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(torch.nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(act())
-            if args.dropout > 0:
-                layers.append(torch.nn.Dropout(args.dropout))
-    model = torch.nn.Sequential(*layers)
+    model = _torch_model(torch, args, sizes)
     with torch.no_grad():
         for p, a in zip(model.parameters(), init):
             p.copy_(torch.from_numpy(a))
@@ -240,21 +302,67 @@ def train_torch(data: Data, sizes: Sequence[int], args: argparse.Namespace, thre
 
 
 def _print_epoch(r: RunResult, epoch: int, epochs: int) -> None:
+    f1 = f"   slot F1 {100 * r.f1s[-1]:6.2f} %" if r.f1s else ""
     print(f"{r.framework:<10} epoch {epoch + 1:>2}/{epochs}: train {r.train_s[-1]:7.2f} s   "
-          f"loss {r.losses[-1]:.4f}   test acc {100 * r.accs[-1]:6.2f} %   (eval {r.eval_s[-1]:.2f} s)",
+          f"loss {r.losses[-1]:.4f}   test acc {100 * r.accs[-1]:6.2f} %{f1}   (eval {r.eval_s[-1]:.2f} s)",
           flush=True)
 
 
+def train_lstm(args: argparse.Namespace) -> RunResult:
+    """Train the slot-filling ``LSTMTagger`` on ``args.backend``; ``accs`` are test token accuracies,
+    ``f1s`` test slot F1 scores."""
+    import tensorcore as tc
+    from tensorcore import nn, optim
+    from tensorcore.data import DataLoader, SlotFilling
+    from tensorcore.data.datasets.slot_filling import IGNORE_INDEX, TAGS
+    from tensorcore.models import LSTMTagger, evaluate_tagger
+
+    backend = args.backend or tc.backends.default("cpu").name
+    tc.manual_seed(args.seed)
+    train = SlotFilling(train=True, size=args.sentences, seed=args.seed)
+    test = SlotFilling(train=False, seed=args.seed)
+    model = LSTMTagger(len(train.vocab), len(TAGS), args.embedding_dim, args.lstm_hidden, args.lstm_layers,
+                       args.dropout)
+    opt = optim.Adam(model.parameters(), lr=args.lr) if args.optimizer == "adam" else \
+        optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
+    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, generator=tc.random.Generator(args.seed))
+    result = RunResult("tensorcore", backend)
+    with tc.use_backend(backend):
+        for epoch in range(args.epochs):
+            model.train()
+            total, count = 0.0, 0
+            bar = _progress(len(loader), f"tensorcore epoch {epoch + 1}/{args.epochs}", args.progress)
+            start = time.perf_counter()
+            for tokens, tags in loader:
+                opt.zero_grad()
+                loss = loss_fn(model(tokens).reshape(-1, len(TAGS)), tags.reshape(-1))
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(tags)
+                count += len(tags)
+                bar.update()
+            result.train_s.append(time.perf_counter() - start)
+            bar.close()
+            start = time.perf_counter()
+            scores = evaluate_tagger(model, test)
+            result.eval_s.append(time.perf_counter() - start)
+            result.losses.append(total / count)
+            result.accs.append(scores["token_accuracy"])
+            result.f1s.append(scores["slot_f1"])
+            _print_epoch(result, epoch, args.epochs)
+    return result
+
+
 def _rows(r: RunResult, args: argparse.Namespace, sizes: Sequence[int], threads: int) -> list[dict[str, Any]]:
-    return [{"framework": r.framework, "backend": r.backend, "model": f"mlp {'-'.join(map(str, sizes))} "
-             f"{args.activation}", "dataset": args.dataset, "epoch": i + 1, "batch_size": args.batch_size,
+    return [{"framework": r.framework, "backend": r.backend, "model": model_name(args, sizes), "dataset": args.dataset, "epoch": i + 1, "batch_size": args.batch_size,
              "threads": threads, "train_s": r.train_s[i], "eval_s": r.eval_s[i], "train_loss": r.losses[i],
-             "test_acc": r.accs[i]} for i in range(len(r.train_s))]
+             "test_acc": r.accs[i], **({"test_slot_f1": r.f1s[i]} if r.f1s else {})} for i in range(len(r.train_s))]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.train", description="Train the course's MLP and time it.")
-    p.add_argument("model", choices=["mlp"], help="the model to train")
+    p = argparse.ArgumentParser(prog="python -m bench.train", description="Train the course's models and time them.")
+    p.add_argument("model", choices=MODELS, help="the model to train")
     p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=100)
@@ -264,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", default="500,500", help="hidden widths, comma-separated (e.g. 500,500)")
     p.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu")
     p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--sentences", type=int, default=3000, help="lstm: training sentences")
+    p.add_argument("--embedding-dim", type=int, default=32, help="lstm: word vector width")
+    p.add_argument("--lstm-hidden", type=int, default=64, help="lstm: hidden size")
+    p.add_argument("--lstm-layers", type=int, default=1, help="lstm: stacked layers")
     p.add_argument("--backend", default=None, help="tensorcore CPU backend (default: the fastest available)")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for tensorcore's C++ kernels and PyTorch (default: the C++ backend's count)")
@@ -297,15 +409,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("--compare-torch: PyTorch is not installed; training tensorcore only")
     desc = machine.describe()
     print("\n".join(machine.summary_lines(desc)))
+    backend = args.backend or tc.backends.default("cpu").name
+    if args.model == "lstm":
+        return _main_lstm(args, desc, backend, threads, argv)
+    if args.model == "cnn" and args.dataset == "digits":
+        raise SystemExit("cnn: the 8x8 digits are too small for the CNN; use --dataset fashion-mnist or mnist")
     data = load_data(args.dataset, args.limit)
     hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
     sizes = [data.x_train.shape[1], *hidden, data.classes]
-    backend = args.backend or tc.backends.default("cpu").name
-    print(f"\nMLP {'-'.join(map(str, sizes))} ({args.activation}), {args.optimizer} lr={args.lr}, "
+    if args.model == "cnn":
+        data = as_images(data)
+    print(f"\n{model_name(args, sizes)}, {args.optimizer} lr={args.lr}, "
           f"batch {args.batch_size}, {args.epochs} epochs on {args.dataset} "
           f"({len(data.x_train)} train / {len(data.x_test)} test); tensorcore backend {backend}, "
           f"{threads} threads\n", flush=True)
-    init = initial_weights(sizes, args.seed)
+    init = initial_state(args, sizes)
     ours = train_tensorcore(data, sizes, args, init)
     rows = _rows(ours, args, sizes, threads)
     theirs = None
@@ -321,9 +439,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"epoch time tensorcore / PyTorch: {ours.median_epoch_s / theirs.median_epoch_s:.2f}x "
               f"(same model, initial weights, batch order, batch size {args.batch_size}, {threads} threads)")
     if not args.no_json:
-        path = report.write_json(f"train-mlp-{args.dataset}", desc, rows, args.out,
+        path = report.write_json(f"train-{args.model}-{args.dataset}", desc, rows, args.out,
                                  command="python -m bench.train " + " ".join(sys.argv[1:] if argv is None else argv),
                                  row_keys=TRAIN_ROW_KEYS)
+        print(f"results written to {path}")
+    return 0
+
+
+def _main_lstm(args: argparse.Namespace, desc: dict, backend: str, threads: int, argv: Sequence[str] | None) -> int:
+    from . import report
+
+    print(f"\nLSTMTagger emb {args.embedding_dim}, hidden {args.lstm_hidden} x {args.lstm_layers} layers, "
+          f"{args.optimizer} lr={args.lr}, batch {args.batch_size}, {args.epochs} epochs on the slot-filling "
+          f"corpus ({args.sentences} train sentences); tensorcore backend {backend}, {threads} threads\n", flush=True)
+    ours = train_lstm(args)
+    print(f"\ntensorcore ({backend}): median epoch {ours.median_epoch_s:.2f} s, final test token accuracy "
+          f"{100 * ours.accs[-1]:.2f} %, slot F1 {100 * ours.f1s[-1]:.2f} %")
+    if not args.no_json:
+        rows = [dict(row, dataset="slot-filling") for row in _rows(ours, args, [], threads)]
+        path = report.write_json("train-lstm-slot-filling", desc, rows, args.out,
+                                 command="python -m bench.train " + " ".join(sys.argv[1:] if argv is None else argv),
+                                 row_keys=LSTM_ROW_KEYS)
         print(f"results written to {path}")
     return 0
 
