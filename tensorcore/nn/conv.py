@@ -13,10 +13,9 @@ from .module import Module
 from .parameter import Parameter
 
 
-def _check_positive(name: str, value: Any) -> int:
+def _check_positive(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"Conv2d: {name} must be a positive int, got {value!r}")
-    return value
 
 
 class Conv2d(Module):
