@@ -1,8 +1,7 @@
-"""The course's models, built from ``tensorcore.nn`` layers: ``MLP`` (fully connected)."""
-from .mlp import MLP
-
-__all__ = ["MLP"]
+"""The course's models, built from ``tensorcore.nn`` layers: ``MLP`` (fully connected network),
+``CNN`` and the slot-filling ``LSTMTagger``."""
 from .cnn import CNN
 from .lstm import LSTMTagger, evaluate_tagger, predict_tags
+from .mlp import MLP
 
-__all__ += ["CNN", "LSTMTagger", "predict_tags", "evaluate_tagger"]
+__all__ = ["MLP", "CNN", "LSTMTagger", "predict_tags", "evaluate_tagger"]
