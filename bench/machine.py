@@ -11,6 +11,7 @@ import os
 import platform
 import re
 import sys
+import time
 from typing import Any
 
 #: Environment variables that change how fast the CPU kernels run; recorded with every result.
@@ -147,13 +148,40 @@ def load_average() -> list[float] | None:
         return None
 
 
+def _cpu_times() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs from /proc/stat, or None off Linux."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def cpu_busy_percent(interval: float = 0.25) -> float | None:
+    """How busy all CPUs are right now (percent, sampled over ``interval`` seconds), None off Linux.
+
+    Unlike the load average, which trails by a minute, this catches other programs running at the
+    moment the benchmark starts."""
+    before = _cpu_times()
+    if before is None:
+        return None
+    time.sleep(interval)
+    after = _cpu_times()
+    if after is None or after[1] == before[1]:
+        return None
+    return round(100.0 * (after[0] - before[0]) / (after[1] - before[1]), 1)
+
+
 def describe() -> dict[str, Any]:
     """The machine as a JSON-friendly dict (see the module docstring for what it holds)."""
     env = {k: v for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS_")}
     env.update({k: os.environ[k] for k in THREAD_ENV_VARS if k in os.environ})
     return {
         "cpu": {"model": cpu_model(), "logical_cores": os.cpu_count(), "usable_cores": usable_cores(),
-                "isa": cpu_flags(), "machine": platform.machine(), "load_average": load_average()},
+                "isa": cpu_flags(), "machine": platform.machine(), "load_average": load_average(),
+                "busy_percent_at_start": cpu_busy_percent()},
         "os": platform.platform(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "numpy": _numpy_info(),
@@ -181,11 +209,16 @@ def summary_lines(machine: dict[str, Any]) -> list[str]:
     lines = [f"CPU      {cpu['model']}, {cpu['usable_cores']} usable of {cpu['logical_cores']} cores"
              + (f" ({', '.join(cpu['isa'])})" if cpu.get("isa") else ""),
              f"OS       {machine['os']}; Python {machine['python']}"]
-    load = cpu.get("load_average")
-    if load is not None:
-        busy = load[0] > 0.5 * max(1, cpu["usable_cores"])
-        lines.append(f"Load     {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min)"
-                     + ("  <- other programs are running: timings will be noisy" if busy else ""))
+    load, busy = cpu.get("load_average"), cpu.get("busy_percent_at_start")
+    if load is not None or busy is not None:
+        text = "Load     "
+        if busy is not None:
+            text += f"CPUs {busy:.0f}% busy at start"
+        if load is not None:
+            text += ("; " if busy is not None else "") + f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+        if busy is not None and busy > 20:
+            text += "  <- other programs are running: timings will be noisy"
+        lines.append(text)
     blas = np_info.get("blas", {})
     pools = np_info.get("threadpools")
     threads = ", ".join(f"{p['internal_api']} {p['num_threads']} threads" for p in pools) \
