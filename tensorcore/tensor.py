@@ -61,7 +61,7 @@ class Tensor:
 
     @property
     def dtype(self) -> DType:
-        return dtypes.from_numpy_dtype(self._data.dtype)
+        return dtypes._BY_NUMPY.get(self._data.dtype) or dtypes.from_numpy_dtype(self._data.dtype)
 
     @property
     def device(self) -> Device:

@@ -48,13 +48,17 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
-def _accumulate(leaf: Any, grad: Any) -> None:
+def _accumulate(leaf: Any, grad: Any, handed_out: set[int]) -> None:
+    """Add ``grad`` into ``leaf.grad``. A gradient array becomes ``.grad`` itself only when this
+    walk made it, owns its memory and has not given it to anyone else (add's backward passes one
+    array to both inputs; optimizers update ``.grad`` in place); otherwise it is copied."""
     from ..tensor import Tensor
 
     if leaf.grad is None:
-        # A fresh copy: the same gradient array may reach several leaves (add's backward passes
-        # it through), and optimizers may update .grad in place.
-        leaf.grad = Tensor._wrap(grad.astype(leaf._data.dtype, copy=True), leaf.device)
+        fresh = (grad.dtype == leaf._data.dtype and grad.flags.owndata and grad.flags.writeable
+                 and id(grad) not in handed_out)
+        handed_out.add(id(grad))
+        leaf.grad = Tensor._wrap(grad if fresh else grad.astype(leaf._data.dtype, copy=True), leaf.device)
     else:
         leaf.grad = Tensor._wrap(leaf.grad._data + grad.astype(leaf._data.dtype, copy=False), leaf.device)
 
@@ -77,8 +81,9 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
         if tuple(g.shape) != tuple(root.shape):
             raise RuntimeError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has shape "
                                f"{tuple(root.shape)}")
+    handed_out = {id(g)}  # the caller's gradient array is never adopted as anyone's .grad
     if root._grad_fn is None:
-        _accumulate(root, g)
+        _accumulate(root, g, handed_out)
         return
 
     pending: dict[Node, list] = {root._grad_fn: [None] * len(root._grad_fn.out_meta)}
@@ -94,7 +99,7 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
                 ref = node.retained.get(i)
                 target = ref() if ref is not None else None
                 if target is not None:
-                    _accumulate(target, grads[i])
+                    _accumulate(target, grads[i], handed_out)
             wrapped = [Tensor._wrap(a, device) for a, (_, _, device) in zip(grads, node.out_meta)]
             results = node.fn.backward(node.ctx, *wrapped)
             if not isinstance(results, tuple):
@@ -110,7 +115,7 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
                 shape = target.shape if parent is None else target
                 arr = unbroadcast(arr, tuple(shape))
                 if parent is None:
-                    _accumulate(target, arr)
+                    _accumulate(target, arr, handed_out)
                 else:
                     slots = pending.setdefault(parent, [None] * len(parent.out_meta))
                     slots[nr] = arr if slots[nr] is None else slots[nr] + arr

@@ -63,6 +63,19 @@ class Node:
         return f"<{self.name()}>"
 
 
+def _tensor_class() -> type:
+    """``tensorcore.Tensor``, resolved once: this module is imported before the Tensor class exists."""
+    global _TENSOR
+    if _TENSOR is None:
+        from ..tensor import Tensor
+
+        _TENSOR = Tensor
+    return _TENSOR
+
+
+_TENSOR: type | None = None
+
+
 class Function:
     """Base class of differentiable operations (``class MyOp(tc.autograd.Function)``)."""
 
@@ -76,8 +89,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        from ..tensor import Tensor
-
+        Tensor = _tensor_class()
         ctx = Context()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(ctx.needs_input_grad)

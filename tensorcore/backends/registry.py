@@ -77,6 +77,7 @@ class _Spec:
 
 
 _SPECS: dict[str, _Spec] = {}
+_DEFAULTS: dict[tuple[int, str], Backend] = {}  # (id of _SPECS, device) -> default; every op asks
 _ACTIVE: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("tensorcore_active_backends", default={})
 
 
@@ -85,6 +86,7 @@ def register(name: str, device: str, loader: Callable[[], dict[str, Callable]], 
     :class:`BackendUnavailable`; it runs on first use, never at import. Higher priority wins as the
     device's default."""
     _SPECS[name] = _Spec(name, device, loader, priority)
+    _DEFAULTS.clear()
 
 
 def _load(spec: _Spec) -> Backend | None:
@@ -126,6 +128,14 @@ def get(name: str) -> Backend:
 
 def default(device: str) -> Backend:
     """The fastest available backend for ``device`` (highest priority that loads)."""
+    key = (id(_SPECS), device)
+    found = _DEFAULTS.get(key)
+    if found is None:
+        found = _DEFAULTS[key] = _find_default(device)
+    return found
+
+
+def _find_default(device: str) -> Backend:
     for spec in sorted(_SPECS.values(), key=lambda s: -s.priority):
         if spec.device == device and _load(spec) is not None:
             return spec.backend  # type: ignore[return-value]

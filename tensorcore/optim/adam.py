@@ -50,9 +50,15 @@ class Adam(Optimizer):
             else:
                 grad = grad + wd * param
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg += (1 - beta1) * (grad - exp_avg)
+        # One scratch array per update instead of a temporary per arithmetic step: the update is
+        # memory-bound, and each temporary costs an allocation plus a full pass over the parameter.
+        tmp = xp.subtract(grad, exp_avg)
+        tmp *= 1 - beta1
+        exp_avg += tmp  # exp_avg.lerp_(grad, 1 - beta1), as PyTorch writes it
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        xp.multiply(grad, grad, out=tmp)
+        tmp *= 1 - beta2
+        exp_avg_sq += tmp
         step_size = lr / (1 - beta1 ** step)
         bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
         if group["amsgrad"]:
@@ -60,8 +66,12 @@ class Adam(Optimizer):
             second = state["max_exp_avg_sq"]
         else:
             second = exp_avg_sq
-        denom = xp.sqrt(second) / bias_correction2_sqrt + group["eps"]
-        param -= step_size * (exp_avg / denom)
+        xp.sqrt(second, out=tmp)
+        tmp /= bias_correction2_sqrt
+        tmp += group["eps"]
+        xp.divide(exp_avg, tmp, out=tmp)
+        tmp *= step_size
+        param -= tmp
 
 
 class AdamW(Adam):
