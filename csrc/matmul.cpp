@@ -30,26 +30,15 @@
 #include <algorithm>
 #include <cstddef>
 #include <new>
+#include <type_traits>
 
+#include "buffer.h"
 #include "cpu_features.h"
 #include "matmul_kernels.h"
 #include "parallel.h"
 
 namespace tc {
 namespace {
-
-// Owns memory from aligned operator new (C++17), 64-byte aligned so packed panels start on a
-// cache line (and full-width vector loads never split one).
-template <typename T>
-struct AlignedBuffer {
-    static constexpr std::align_val_t kAlign{64};
-    T* ptr;
-    explicit AlignedBuffer(std::size_t count)
-        : ptr(static_cast<T*>(::operator new(std::max<std::size_t>(count, 1) * sizeof(T), kAlign))) {}
-    ~AlignedBuffer() { ::operator delete(ptr, kAlign); }
-    AlignedBuffer(const AlignedBuffer&) = delete;
-    AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-};
 
 constexpr int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
 constexpr int64_t round_up(int64_t x, int64_t y) { return ceil_div(x, y) * y; }
@@ -141,33 +130,55 @@ struct Packed {
     static constexpr int64_t MR = K::MR, NR = K::NR, KC = K::KC, MC = K::MC, NC = K::NC;
     static_assert(MC % MR == 0 && NC % NR == 0, "blocks must be whole micro-tiles");
 
-    // Rows [0, mc) x columns [0, kc) of A (row stride lda) as ceil(mc/MR) micro-panels, each
-    // k-major: panel[p*MR + i] = A[i][p]. Rows past mc are zero, so the micro-kernel never branches.
-    static void pack_a(const T* a, int64_t lda, int64_t mc, int64_t kc, T* out) {
+    // Rows [0, mc) x columns [0, kc) of op(A) as ceil(mc/MR) micro-panels, each k-major:
+    // panel[p*MR + i] = op(A)[i][p]. A is stored row-major with row stride lda; op(A)[i][p] is
+    // a[i*lda + p], or a[p*lda + i] when trans (then each k step reads MR consecutive values).
+    // Rows past mc are zero, so the micro-kernel never branches.
+    static void pack_a(const T* a, int64_t lda, bool trans, int64_t mc, int64_t kc, T* out) {
         for (int64_t i0 = 0; i0 < mc; i0 += MR) {
             const int64_t rows = std::min(MR, mc - i0);
-            for (int64_t i = 0; i < rows; ++i) {
-                const T* src = a + (i0 + i) * lda;
-                for (int64_t p = 0; p < kc; ++p) out[p * MR + i] = src[p];
+            if (trans) {
+                for (int64_t p = 0; p < kc; ++p) {
+                    const T* src = a + p * lda + i0;
+                    T* dst = out + p * MR;
+                    std::copy(src, src + rows, dst);
+                    std::fill(dst + rows, dst + MR, T(0));
+                }
+            } else {
+                for (int64_t i = 0; i < rows; ++i) {
+                    const T* src = a + (i0 + i) * lda;
+                    for (int64_t p = 0; p < kc; ++p) out[p * MR + i] = src[p];
+                }
+                for (int64_t i = rows; i < MR; ++i)
+                    for (int64_t p = 0; p < kc; ++p) out[p * MR + i] = T(0);
             }
-            for (int64_t i = rows; i < MR; ++i)
-                for (int64_t p = 0; p < kc; ++p) out[p * MR + i] = T(0);
             out += kc * MR;
         }
     }
 
-    // Micro-panels [jp0, jp1) of the kc x nc block of B (row stride ldb), each k-major:
-    // panel[p*NR + j] = B[p][jp*NR + j], columns past nc zero. Reads whole rows: unit stride.
-    static void pack_b(const T* b, int64_t ldb, int64_t kc, int64_t nc, int64_t jp0, int64_t jp1,
-                       T* out) {
+    // Micro-panels [jp0, jp1) of the kc x nc block of op(B), each k-major:
+    // panel[p*NR + j] = op(B)[p][jp*NR + j], columns past nc zero. op(B)[p][j] is b[p*ldb + j]
+    // (whole rows: unit stride), or b[j*ldb + p] when trans (each column read with unit stride).
+    static void pack_b(const T* b, int64_t ldb, bool trans, int64_t kc, int64_t nc, int64_t jp0,
+                       int64_t jp1, T* out) {
         for (int64_t jp = jp0; jp < jp1; ++jp) {
             const int64_t j0 = jp * NR, cols = std::min(NR, nc - j0);
             T* panel = out + jp * kc * NR;
-            for (int64_t p = 0; p < kc; ++p) {
-                const T* row = b + p * ldb + j0;
-                T* dst = panel + p * NR;
-                std::copy(row, row + cols, dst);
-                std::fill(dst + cols, dst + NR, T(0));
+            if (trans) {
+                for (int64_t j = 0; j < cols; ++j) {
+                    const T* src = b + (j0 + j) * ldb;
+                    for (int64_t p = 0; p < kc; ++p) panel[p * NR + j] = src[p];
+                }
+                if (cols < NR)
+                    for (int64_t p = 0; p < kc; ++p)
+                        std::fill(panel + p * NR + cols, panel + (p + 1) * NR, T(0));
+            } else {
+                for (int64_t p = 0; p < kc; ++p) {
+                    const T* row = b + p * ldb + j0;
+                    T* dst = panel + p * NR;
+                    std::copy(row, row + cols, dst);
+                    std::fill(dst + cols, dst + NR, T(0));
+                }
             }
         }
     }
@@ -183,10 +194,14 @@ struct Packed {
         return std::max<int64_t>(j, 1);
     }
 
-    // One matrix by a team of nth threads (this is thread tid; nth == 1 outside a team). pb is the
-    // team's shared B block buffer, pa this thread's A block buffer.
-    static void gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, T* pa, T* pb,
-                     int tid, int nth) {
+    // Scratch (elements) for one thread's packed A block and the team's packed B block.
+    static int64_t a_scratch(int64_t m, int64_t k) { return std::min(MC, round_up(m, MR)) * std::min(KC, k); }
+    static int64_t b_scratch(int64_t n, int64_t k) { return std::min(NC, round_up(n, NR)) * std::min(KC, k); }
+
+    // One product by a team of nth threads (this is thread tid; nth == 1 outside a team). pb is the
+    // team's shared B block buffer (b_scratch), pa this thread's A block buffer (a_scratch).
+    static void gemm(const GemmArgs<T>& g, T* pa, T* pb, int tid, int nth) {
+        const int64_t m = g.m, n = g.n, k = g.k;
         const int64_t ic_blocks = ceil_div(m, MC);
         // Equal A blocks (rounded to whole micro-tiles) instead of full ones plus a ragged last.
         const int64_t mc_block = round_up(ceil_div(m, ic_blocks), MR);
@@ -198,14 +213,18 @@ struct Packed {
             const int64_t item0 = items * tid / nth, item1 = items * (tid + 1) / nth;
             for (int64_t pc = 0; pc < k; pc += KC) {
                 const int64_t kc = std::min(KC, k - pc);
-                pack_b(b + pc * n + jc, n, kc, nc, panels * tid / nth, panels * (tid + 1) / nth, pb);
+                const T* bblock = g.trans_b ? g.b + jc * g.ldb + pc : g.b + pc * g.ldb + jc;
+                pack_b(bblock, g.ldb, g.trans_b, kc, nc, panels * tid / nth,
+                       panels * (tid + 1) / nth, pb);
                 team_barrier(nth);  // the whole B block is packed
+                const bool acc = g.accumulate || pc > 0;
                 int64_t packed_ic = -1;
                 for (int64_t item = item0; item < item1; ++item) {
                     const int64_t ic = item / chunks, chunk = item % chunks;
                     const int64_t i0 = ic * mc_block, mc = std::min(mc_block, m - i0);
                     if (ic != packed_ic) {
-                        pack_a(a + i0 * k + pc, k, mc, kc, pa);
+                        const T* ablock = g.trans_a ? g.a + pc * g.lda + i0 : g.a + i0 * g.lda + pc;
+                        pack_a(ablock, g.lda, g.trans_a, mc, kc, pa);
                         packed_ic = ic;
                     }
                     const int64_t jp1 = panels * (chunk + 1) / chunks;
@@ -213,8 +232,8 @@ struct Packed {
                         const int64_t j0 = jp * NR, nr = std::min(NR, nc - j0);
                         const T* bpanel = pb + jp * kc * NR;
                         for (int64_t ir = 0; ir < mc; ir += MR) {
-                            K::run(kc, pa + ir * kc, bpanel, c + (i0 + ir) * n + jc + j0, n,
-                                   std::min(MR, mc - ir), nr, pc > 0);
+                            K::run(kc, pa + ir * kc, bpanel, g.c + (i0 + ir) * g.ldc + jc + j0,
+                                   g.ldc, std::min(MR, mc - ir), nr, acc);
                         }
                     }
                 }
@@ -223,13 +242,30 @@ struct Packed {
         }
     }
 
+    // Plain row-major operands: c[b] = a[b] @ b[b].
+    static GemmArgs<T> plain(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k) {
+        return GemmArgs<T>{m, n, k, a, k, false, b, n, false, c, n, false};
+    }
+
+    // A product on up to `threads` threads sharing the packed B block.
+    static void team(const GemmArgs<T>& g, int threads) {
+        const int64_t pa_size = a_scratch(g.m, g.k), pb_size = b_scratch(g.n, g.k);
+        AlignedBuffer<T> buf(static_cast<std::size_t>(pb_size + pa_size * threads));
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+        {
+            const int tid = thread_id();
+            const int nth = threads > 1 ? threads : 1;
+            gemm(g, buf.ptr + pb_size + tid * pa_size, buf.ptr, tid, nth);
+        }
+    }
+
     static void run(const T* a, const T* b, T* c, int64_t batch, int64_t m, int64_t n, int64_t k) {
         // Buffers sized for this problem (not the full blocks) and allocated here, so that
         // std::bad_alloc surfaces on the calling thread: an exception escaping an OpenMP region
         // would terminate the process.
-        const int64_t kc_max = std::min(KC, k);
-        const int64_t pa_size = std::min(MC, round_up(m, MR)) * kc_max;
-        const int64_t pb_size = std::min(NC, round_up(n, NR)) * kc_max;
+        const int64_t pa_size = a_scratch(m, k), pb_size = b_scratch(n, k);
         const double flops = 2.0 * m * n * k;
         const int threads = threads_for(flops * batch, batch * m * n);
         // Small matrices (where the barriers would dominate) or a batch that splits evenly go
@@ -243,7 +279,8 @@ struct Packed {
 #endif
             for (int64_t bi = 0; bi < batch; ++bi) {
                 T* pa = buf.ptr + thread_id() * (pa_size + pb_size);
-                gemm(a + bi * m * k, b + bi * k * n, c + bi * m * n, m, n, k, pa, pa + pa_size, 0, 1);
+                gemm(plain(a + bi * m * k, b + bi * k * n, c + bi * m * n, m, n, k), pa,
+                     pa + pa_size, 0, 1);
             }
             return;
         }
@@ -256,7 +293,8 @@ struct Packed {
             const int nth = threads > 1 ? threads : 1;
             T* pa = buf.ptr + pb_size + tid * pa_size;
             for (int64_t bi = 0; bi < batch; ++bi)
-                gemm(a + bi * m * k, b + bi * k * n, c + bi * m * n, m, n, k, pa, buf.ptr, tid, nth);
+                gemm(plain(a + bi * m * k, b + bi * k * n, c + bi * m * n, m, n, k), pa, buf.ptr,
+                     tid, nth);
         }
     }
 };
@@ -324,5 +362,69 @@ template void matmul_batched<float>(const float*, const float*, float*, int64_t,
                                     int64_t, MatmulVariant);
 template void matmul_batched<double>(const double*, const double*, double*, int64_t, int64_t,
                                      int64_t, int64_t, MatmulVariant);
+
+// ------------------------------------------------------------------------------------ gemm API
+
+namespace {
+
+// A zero-depth product: C = 0 (or unchanged when accumulating).
+template <typename T>
+bool gemm_trivial(const GemmArgs<T>& g) {
+    if (g.m == 0 || g.n == 0) return true;
+    if (g.k > 0) return false;
+    if (!g.accumulate)
+        for (int64_t i = 0; i < g.m; ++i) std::fill(g.c + i * g.ldc, g.c + i * g.ldc + g.n, T(0));
+    return true;
+}
+
+// Calls f.template operator()<Packed<T, K>>() for the fastest packed kernel this CPU runs.
+template <typename T, class F>
+auto with_best_kernel(F&& f) {
+    static const MatmulVariant best = best_matmul_variant();
+#if TC_X86_DISPATCH
+    if (best == MatmulVariant::PackedAvx512) return f(static_cast<Packed<T, kernels::Avx512<T>>*>(nullptr));
+    if (best == MatmulVariant::PackedAvx2) return f(static_cast<Packed<T, kernels::Avx2<T>>*>(nullptr));
+#endif
+    return f(static_cast<Packed<T, kernels::Generic<T>>*>(nullptr));
+}
+
+}  // namespace
+
+template <typename T>
+int64_t gemm_scratch_size(int64_t m, int64_t n, int64_t k) {
+    return with_best_kernel<T>([&](auto* p) {
+        using P = std::remove_pointer_t<decltype(p)>;
+        // + 64 bytes so the B part can start on a cache line
+        return P::a_scratch(m, k) + P::b_scratch(n, k) + 64 / static_cast<int64_t>(sizeof(T));
+    });
+}
+
+template <typename T>
+void gemm_serial(const GemmArgs<T>& g, T* scratch) {
+    if (gemm_trivial(g)) return;
+    with_best_kernel<T>([&](auto* p) {
+        using P = std::remove_pointer_t<decltype(p)>;
+        const int64_t pa_size = round_up(P::a_scratch(g.m, g.k), 64 / static_cast<int64_t>(sizeof(T)));
+        P::gemm(g, scratch, scratch + pa_size, 0, 1);
+    });
+}
+
+template <typename T>
+void gemm(const GemmArgs<T>& g, int max_threads) {
+    if (gemm_trivial(g)) return;
+    const int threads = std::min(max_threads, threads_for(2.0 * g.m * g.n * g.k, g.m * g.n));
+    with_best_kernel<T>([&](auto* p) {
+        using P = std::remove_pointer_t<decltype(p)>;
+        P::team(g, std::max(threads, 1));
+    });
+}
+
+#define TC_INSTANTIATE(T)                                                  \
+    template int64_t gemm_scratch_size<T>(int64_t, int64_t, int64_t);     \
+    template void gemm_serial<T>(const GemmArgs<T>&, T*);                 \
+    template void gemm<T>(const GemmArgs<T>&, int);
+TC_INSTANTIATE(float)
+TC_INSTANTIATE(double)
+#undef TC_INSTANTIATE
 
 }  // namespace tc

@@ -40,4 +40,46 @@ extern template void matmul_batched<float>(const float*, const float*, float*, i
 extern template void matmul_batched<double>(const double*, const double*, double*, int64_t,
                                             int64_t, int64_t, int64_t, MatmulVariant);
 
+// ------------------------------------------------------------------------------------ gemm API
+//
+// The packed matmul for other C++ kernels (convolution, the LSTM cell): general leading
+// dimensions, optional transposes and accumulation, always the fastest packed micro-kernel this
+// CPU runs. No Python, no checks: callers validate sizes.
+//
+//   C = op(A) @ op(B)          (accumulate == false; C may be uninitialised)
+//   C += op(A) @ op(B)         (accumulate == true)
+//
+// op(A) is m x k: element (i, p) at a[i*lda + p], or a[p*lda + i] when trans_a.
+// op(B) is k x n: element (p, j) at b[p*ldb + j], or b[j*ldb + p] when trans_b.
+// C is m x n: element (i, j) at c[i*ldc + j]. C must not overlap A or B.
+// Each element's summation order depends only on the blocking (KC), never on the thread count.
+template <typename T>
+struct GemmArgs {
+    int64_t m, n, k;
+    const T* a;
+    int64_t lda;
+    bool trans_a;
+    const T* b;
+    int64_t ldb;
+    bool trans_b;
+    T* c;
+    int64_t ldc;
+    bool accumulate;
+};
+
+// Elements of scratch gemm_serial needs for an m x n x k product (64-byte aligned by the caller).
+template <typename T>
+int64_t gemm_scratch_size(int64_t m, int64_t n, int64_t k);
+
+// On the calling thread only, with caller-provided scratch: no allocation, no exceptions, so it
+// may run inside a parallel region (one call per thread, each with its own scratch).
+template <typename T>
+void gemm_serial(const GemmArgs<T>& g, T* scratch);
+
+// On a team of up to min(max_threads, num_threads()) threads (fewer for small products), which
+// share each packed B block; allocates its scratch first (std::bad_alloc on the calling thread).
+// Call from outside any parallel region.
+template <typename T>
+void gemm(const GemmArgs<T>& g, int max_threads);
+
 }  // namespace tc
