@@ -20,6 +20,10 @@
 
 namespace py = pybind11;
 
+namespace tc {
+void bind_nn(py::module_& m);  // csrc/bind_nn.cpp: convolution, pooling, LSTM cell
+}
+
 namespace {
 
 const std::string kMatmul = "tensorcore._C.matmul";
@@ -387,6 +391,8 @@ cannot run.)doc");
     mod.def("relu_backward", &relu_bwd, py::arg("x"), py::arg("grad_y"), "grad_y * (x > 0).");
     mod.def("add", &add, py::arg("a"), py::arg("b"),
             "a + b for equal shapes, or a (..., C) + b (C,) (bias add).");
+
+    tc::bind_nn(mod);
 
     mod.def(
         "set_num_threads",

@@ -6,8 +6,10 @@ anything else; the wrappers here are the glue between them and the reference con
 batch dimensions into one, and send dtypes the C++ code has no kernel for to the reference.
 
 Entries: ``matmul``, the softmax family (``softmax``, ``log_softmax``, their backwards, the fused
-``cross_entropy`` forward and backward) and the training-step elementwise entries ``relu``,
-``relu_backward`` and ``add`` (equal shapes, or a bias row); the rest fall back to the reference.
+``cross_entropy`` forward and backward), the training-step elementwise entries ``relu``,
+``relu_backward`` and ``add`` (equal shapes, or a bias row), ``conv2d`` / ``conv2d_backward``,
+``max_pool2d`` / ``avg_pool2d`` and their backwards, and the fused ``lstm_cell`` /
+``lstm_cell_backward``, all for float32 and float64; the rest fall back to the reference.
 
 Thread count: :mod:`tensorcore.threads` (``tc.set_num_threads``, ``TENSORCORE_NUM_THREADS``, read
 when the backend loads).
@@ -149,6 +151,95 @@ def add(a, b):
     return _extension().add(_compact(a), _compact(b))
 
 
+# --------------------------------------------------------------------------- convolution, pooling
+
+
+def _pair(v) -> tuple[int, int] | None:
+    """``(height, width)`` as two Python ints, or None if ``v`` is not such a pair."""
+    try:
+        a, b = v
+        if not all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in (a, b)):
+            return None
+        return int(a), int(b)
+    except (TypeError, ValueError):
+        return None
+
+
+def _pairs(*values):
+    """The values as int pairs, or None if any is not one (the reference then decides)."""
+    out = tuple(_pair(v) for v in values)
+    return None if any(p is None for p in out) else out
+
+
+def _spatial(*arrays) -> bool:
+    """Native float arrays of one dtype, all 4-D (NCHW / OIHW)."""
+    return _native(*arrays) and all(a.ndim == 4 for a in arrays)
+
+
+def conv2d(x, w, stride, padding, dilation, groups):
+    """NCHW x, OIHW w: the C++ kernel (im2col per image + packed GEMM) for float32 / float64."""
+    args = _pairs(stride, padding, dilation)
+    if args is None or not _spatial(x, w) or not isinstance(groups, (int, np.integer)):
+        return reference.conv2d(x, w, stride, padding, dilation, groups)
+    return _extension().conv2d(_compact(x), _compact(w), *args, int(groups))
+
+
+def conv2d_backward(x, w, grad_y, stride, padding, dilation, groups, need_x, need_w):
+    args = _pairs(stride, padding, dilation)
+    if args is None or not _spatial(x, w, grad_y) or not isinstance(groups, (int, np.integer)):
+        return reference.conv2d_backward(x, w, grad_y, stride, padding, dilation, groups, need_x, need_w)
+    return tuple(_extension().conv2d_backward(_compact(x), _compact(w), _compact(grad_y), *args,
+                                              int(groups), bool(need_x), bool(need_w)))
+
+
+def max_pool2d(x, kernel, stride, padding):
+    """Values and int64 flat indices (first maximum in row-major window order, as the reference)."""
+    args = _pairs(kernel, stride, padding)
+    if args is None or not _spatial(x):
+        return reference.max_pool2d(x, kernel, stride, padding)
+    return tuple(_extension().max_pool2d(_compact(x), *args))
+
+
+def max_pool2d_backward(grad_y, index, x_shape):
+    if not (_spatial(grad_y) and isinstance(index, np.ndarray) and index.dtype == np.int64
+            and index.dtype.isnative and index.shape == grad_y.shape and len(x_shape) == 4):
+        return reference.max_pool2d_backward(grad_y, index, x_shape)
+    return _extension().max_pool2d_backward(_compact(grad_y), _compact(index),
+                                            tuple(int(d) for d in x_shape))
+
+
+def avg_pool2d(x, kernel, stride, padding, count_include_pad):
+    args = _pairs(kernel, stride, padding)
+    if args is None or not _spatial(x):
+        return reference.avg_pool2d(x, kernel, stride, padding, count_include_pad)
+    return _extension().avg_pool2d(_compact(x), *args, bool(count_include_pad))
+
+
+def avg_pool2d_backward(grad_y, x_shape, kernel, stride, padding, count_include_pad):
+    args = _pairs(kernel, stride, padding)
+    if args is None or not _spatial(grad_y) or len(x_shape) != 4:
+        return reference.avg_pool2d_backward(grad_y, x_shape, kernel, stride, padding, count_include_pad)
+    return _extension().avg_pool2d_backward(_compact(grad_y), tuple(int(d) for d in x_shape), *args,
+                                            bool(count_include_pad))
+
+
+# --------------------------------------------------------------------------- LSTM cell
+
+
+def lstm_cell(x, h, c, w_ih, w_hh, b):
+    """One fused step (two packed GEMMs + one pointwise pass); returns ``(h', c', gates)``."""
+    if not (_native(x, h, c, w_ih, w_hh, b) and x.ndim == 2 and h.ndim == 2):
+        return reference.lstm_cell(x, h, c, w_ih, w_hh, b)
+    return tuple(_extension().lstm_cell(*(_compact(a) for a in (x, h, c, w_ih, w_hh, b))))
+
+
+def lstm_cell_backward(x, h, c, w_ih, w_hh, gates, grad_h, grad_c):
+    if not (_native(x, h, c, w_ih, w_hh, gates, grad_h, grad_c) and x.ndim == 2 and h.ndim == 2):
+        return reference.lstm_cell_backward(x, h, c, w_ih, w_hh, gates, grad_h, grad_c)
+    return tuple(_extension().lstm_cell_backward(
+        *(_compact(a) for a in (x, h, c, w_ih, w_hh, gates, grad_h, grad_c))))
+
+
 def set_num_threads(n: int) -> None:
     """Threads the C++ kernels may use, process-wide (see :mod:`tensorcore.threads`)."""
     _extension()
@@ -167,4 +258,8 @@ def kernels() -> dict:
     return {"matmul": matmul, "softmax": softmax, "softmax_backward": softmax_backward,
             "log_softmax": log_softmax, "log_softmax_backward": log_softmax_backward,
             "cross_entropy": cross_entropy, "cross_entropy_backward": cross_entropy_backward,
-            "relu": relu, "relu_backward": relu_backward, "add": add}
+            "relu": relu, "relu_backward": relu_backward, "add": add,
+            "conv2d": conv2d, "conv2d_backward": conv2d_backward,
+            "max_pool2d": max_pool2d, "max_pool2d_backward": max_pool2d_backward,
+            "avg_pool2d": avg_pool2d, "avg_pool2d_backward": avg_pool2d_backward,
+            "lstm_cell": lstm_cell, "lstm_cell_backward": lstm_cell_backward}

@@ -1,0 +1,263 @@
+// 2-D convolution as im2col + the packed GEMM of csrc/matmul.cpp (through its internal gemm API,
+// the same micro-kernels and packing as tensorcore._C.matmul).
+//
+// Per image n and group g, with K = Cg*KH*KW (the reduction) and P = OH*OW (output pixels):
+//
+//   forward      y[n, g] (Og x P)  = W[g] (Og x K)  @ cols(n, g) (K x P)
+//   grad_x       dcols   (K x P)   = W[g]^T          @ grad_y[n, g] (Og x P),  then col2im
+//   grad_w       dW[g]^T (K x Og)  = sum_n cols(n, g) @ grad_y[n, g]^T
+//
+// cols(n, g) is the column matrix of one image's group (row (ci, a, b), column (oy, ox)): built
+// per image into a per-thread buffer of K*P elements, which for the course's CNN (25*9 x 11*11
+// floats = 109 KiB) stays in L2 between im2col and the GEMM that reads it. The reference builds
+// the column matrix of the whole batch at once (N times that) and reads it back from memory. A
+// 1x1 kernel with unit stride and no padding needs no im2col: the input planes are the matrix.
+//
+// Parallelism: forward and grad_x give whole (image, group) tasks to threads, each with its own
+// scratch and a single-threaded GEMM (no barriers; every task writes a disjoint part of the
+// output). When there are fewer tasks than threads (one large image), tasks run one after another
+// and each GEMM uses the whole team instead. grad_w sums over images, so it is split the other
+// way: each thread owns a range of rows of dW[g]^T (a range of (ci, a, b) positions), builds only
+// those rows of each image's column matrix and accumulates image after image in batch order.
+// Every output element therefore has one fixed summation order: results are bitwise identical
+// for any thread count.
+//
+// Orientation of grad_w: dW^T (K x Og) rather than dW (Og x K) puts the larger of the two small
+// dimensions on the micro-tile's MR side for the first layer of a CNN (K = 9, Og = 25), and the
+// transposed result is written to dW once at the end (K*Og elements).
+#include "conv.h"
+
+#include <algorithm>
+#include <cstddef>
+
+#include "buffer.h"
+#include "matmul.h"
+#include "parallel.h"
+
+namespace tc {
+namespace {
+
+constexpr int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
+constexpr int64_t kAlignElems = 16;  // keep per-thread scratch slices 64-byte aligned (float32)
+constexpr int64_t round_up(int64_t x) { return ceil_div(x, kAlignElems) * kAlignElems; }
+
+// Output columns [lo, hi) whose input column ox*stride + off lies inside [0, size).
+inline void valid_range(int64_t out, int64_t size, int64_t stride, int64_t off, int64_t* lo,
+                        int64_t* hi) {
+    int64_t l = off >= 0 ? 0 : ceil_div(-off, stride);
+    int64_t h = size - 1 - off < 0 ? 0 : (size - 1 - off) / stride + 1;
+    l = std::min(l, out);
+    h = std::max(std::min(h, out), l);
+    *lo = l;
+    *hi = h;
+}
+
+// Rows [r0, r1) of the column matrix of one image's group into cols (row stride P): row r is
+// (ci, a, b) = (r / (KH*KW), r / KW % KH, r % KW), column p = oy*OW + ox, value
+// x[ci, oy*sh - ph + a*dh, ox*sw - pw + b*dw], or 0 where that falls in the padding. x points at
+// the group's first input plane.
+template <typename T>
+void im2col(const T* x, const ConvShape& s, int64_t r0, int64_t r1, T* cols) {
+    const int64_t P = s.pixels();
+    for (int64_t r = r0; r < r1; ++r) {
+        const int64_t ci = r / (s.kh * s.kw), a = r / s.kw % s.kh, b = r % s.kw;
+        const T* plane = x + ci * s.h * s.w;
+        T* dst = cols + (r - r0) * P;
+        const int64_t xoff = b * s.dw - s.pw;
+        int64_t lo, hi;
+        valid_range(s.ow, s.w, s.sw, xoff, &lo, &hi);
+        for (int64_t oy = 0; oy < s.oh; ++oy, dst += s.ow) {
+            const int64_t iy = oy * s.sh - s.ph + a * s.dh;
+            if (iy < 0 || iy >= s.h) {
+                std::fill(dst, dst + s.ow, T(0));
+                continue;
+            }
+            const T* row = plane + iy * s.w + xoff;  // row[ox * sw] is the input, for lo <= ox < hi
+            std::fill(dst, dst + lo, T(0));
+            if (s.sw == 1) {
+                std::copy(row + lo, row + hi, dst + lo);
+            } else {
+                for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = row[ox * s.sw];
+            }
+            std::fill(dst + hi, dst + s.ow, T(0));
+        }
+    }
+}
+
+// The adjoint of im2col for all K rows: x[ci, iy, ix] += cols[r, p] over every (r, p) that read
+// (ci, iy, ix). x points at the group's first plane and must be initialised (zeros).
+template <typename T>
+void col2im(const T* cols, const ConvShape& s, T* x) {
+    const int64_t P = s.pixels(), K = s.kdim();
+    for (int64_t r = 0; r < K; ++r) {
+        const int64_t ci = r / (s.kh * s.kw), a = r / s.kw % s.kh, b = r % s.kw;
+        T* plane = x + ci * s.h * s.w;
+        const T* src = cols + r * P;
+        const int64_t xoff = b * s.dw - s.pw;
+        int64_t lo, hi;
+        valid_range(s.ow, s.w, s.sw, xoff, &lo, &hi);
+        for (int64_t oy = 0; oy < s.oh; ++oy, src += s.ow) {
+            const int64_t iy = oy * s.sh - s.ph + a * s.dh;
+            if (iy < 0 || iy >= s.h) continue;
+            T* row = plane + iy * s.w + xoff;
+            if (s.sw == 1) {
+#pragma omp simd
+                for (int64_t ox = lo; ox < hi; ++ox) row[ox] += src[ox];
+            } else {
+                for (int64_t ox = lo; ox < hi; ++ox) row[ox * s.sw] += src[ox];
+            }
+        }
+    }
+}
+
+// Threads worth using for `flops` of work in `tasks` independent pieces (~1 Mflop per thread
+// at least: waking a thread costs a few microseconds).
+int threads_for(double flops, int64_t tasks) {
+    const int64_t by_work = std::max<int64_t>(1, static_cast<int64_t>(flops / 1.0e6));
+    return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({num_threads(), tasks, by_work})));
+}
+
+// Runs task(t, scratch) for t in [0, tasks) on `threads` threads, each with its own scratch of
+// `per_thread` elements. task must not throw.
+template <typename T, class F>
+void for_tasks(int64_t tasks, int threads, int64_t per_thread, F&& task) {
+    per_thread = round_up(per_thread);
+    AlignedBuffer<T> buf(static_cast<std::size_t>(per_thread * threads));
+    if (threads <= 1) {
+        for (int64_t t = 0; t < tasks; ++t) task(t, buf.ptr);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+    {
+        T* scratch = buf.ptr + thread_id() * per_thread;
+#pragma omp for schedule(dynamic)
+        for (int64_t t = 0; t < tasks; ++t) task(t, scratch);
+    }
+#endif
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(const T* x, const T* w, T* y, const ConvShape& s) {
+    const int64_t P = s.pixels(), K = s.kdim(), Og = s.og(), Cg = s.cg();
+    const int64_t tasks = s.n * s.groups;
+    if (tasks == 0 || P == 0 || s.o == 0) return;
+    const bool direct = s.pointwise();
+    const int64_t cols_size = direct ? 0 : round_up(K * P);
+    const int threads = threads_for(2.0 * tasks * Og * P * K, tasks);
+    // One (image, group) product: y[n, g] = W[g] @ cols(n, g).
+    auto args = [&](int64_t t, const T* cols) {
+        const int64_t n = t / s.groups, g = t % s.groups;
+        const T* b = cols ? cols : x + (n * s.c + g * Cg) * s.h * s.w;
+        return GemmArgs<T>{Og, P, K, w + g * Og * K, K, false, b, P, false,
+                           y + (n * s.o + g * Og) * P, P, false};
+    };
+    auto build = [&](int64_t t, T* cols) {
+        const int64_t n = t / s.groups, g = t % s.groups;
+        im2col(x + (n * s.c + g * Cg) * s.h * s.w, s, 0, K, cols);
+    };
+    if (tasks >= num_threads() || threads == 1) {
+        for_tasks<T>(tasks, threads, cols_size + gemm_scratch_size<T>(Og, P, K),
+                     [&](int64_t t, T* scratch) {
+                         if (!direct) build(t, scratch);
+                         gemm_serial(args(t, direct ? nullptr : scratch), scratch + cols_size);
+                     });
+        return;
+    }
+    AlignedBuffer<T> cols(static_cast<std::size_t>(cols_size));
+    for (int64_t t = 0; t < tasks; ++t) {
+        if (!direct) build(t, cols.ptr);
+        gemm(args(t, direct ? nullptr : cols.ptr), num_threads());
+    }
+}
+
+template <typename T>
+void conv2d_backward_input(const T* w, const T* gy, T* gx, const ConvShape& s) {
+    const int64_t P = s.pixels(), K = s.kdim(), Og = s.og(), Cg = s.cg();
+    const int64_t tasks = s.n * s.groups;
+    if (tasks == 0 || Cg == 0 || s.h * s.w == 0) return;
+    const bool direct = s.pointwise();
+    const int64_t cols_size = direct ? 0 : round_up(K * P);
+    const int threads = threads_for(2.0 * tasks * Og * P * K, tasks);
+    // dcols = W[g]^T @ grad_y[n, g], written straight into grad_x when no col2im is needed.
+    auto args = [&](int64_t t, T* dcols) {
+        const int64_t n = t / s.groups, g = t % s.groups;
+        T* c = dcols ? dcols : gx + (n * s.c + g * Cg) * s.h * s.w;
+        return GemmArgs<T>{K, P, Og, w + g * Og * K, K, true, gy + (n * s.o + g * Og) * P, P,
+                           false, c, P, false};
+    };
+    auto scatter = [&](int64_t t, const T* dcols) {
+        const int64_t n = t / s.groups, g = t % s.groups;
+        T* plane = gx + (n * s.c + g * Cg) * s.h * s.w;
+        std::fill(plane, plane + Cg * s.h * s.w, T(0));
+        col2im(dcols, s, plane);
+    };
+    if (tasks >= num_threads() || threads == 1) {
+        for_tasks<T>(tasks, threads, cols_size + gemm_scratch_size<T>(K, P, Og),
+                     [&](int64_t t, T* scratch) {
+                         gemm_serial(args(t, direct ? nullptr : scratch), scratch + cols_size);
+                         if (!direct) scatter(t, scratch);
+                     });
+        return;
+    }
+    AlignedBuffer<T> dcols(static_cast<std::size_t>(cols_size));
+    for (int64_t t = 0; t < tasks; ++t) {
+        gemm(args(t, direct ? nullptr : dcols.ptr), num_threads());
+        if (!direct) scatter(t, dcols.ptr);
+    }
+}
+
+template <typename T>
+void conv2d_backward_weight(const T* x, const T* gy, T* gw, const ConvShape& s) {
+    const int64_t P = s.pixels(), K = s.kdim(), Og = s.og(), Cg = s.cg();
+    if (s.o == 0 || K == 0) return;
+    if (s.n == 0 || P == 0) {  // an empty sum
+        std::fill(gw, gw + s.o * K, T(0));
+        return;
+    }
+    const bool direct = s.pointwise();
+    // Tasks: (group, range of K rows). Enough row ranges per group to give every thread work.
+    const int nt = num_threads();
+    const int64_t chunks = std::min<int64_t>(K, ceil_div(nt, s.groups));
+    const int64_t rows_max = ceil_div(K, chunks);
+    const int64_t tasks = s.groups * chunks;
+    const int threads = threads_for(2.0 * s.n * s.o * P * K, tasks);
+    const int64_t cols_size = direct ? 0 : round_up(rows_max * P);
+    const int64_t acc_size = round_up(rows_max * Og);
+    for_tasks<T>(tasks, threads, cols_size + acc_size + gemm_scratch_size<T>(rows_max, Og, P),
+                 [&](int64_t t, T* scratch) {
+                     const int64_t g = t / chunks, chunk = t % chunks;
+                     const int64_t r0 = K * chunk / chunks, r1 = K * (chunk + 1) / chunks;
+                     if (r1 == r0) return;
+                     T* cols = scratch;
+                     T* acc = scratch + cols_size;  // dW[g]^T rows [r0, r1): (r1 - r0) x Og
+                     for (int64_t n = 0; n < s.n; ++n) {
+                         const T* xg = x + (n * s.c + g * Cg) * s.h * s.w;
+                         const T* a = cols;
+                         if (direct) {
+                             a = xg + r0 * P;
+                         } else {
+                             im2col(xg, s, r0, r1, cols);
+                         }
+                         gemm_serial(GemmArgs<T>{r1 - r0, Og, P, a, P, false,
+                                                 gy + (n * s.o + g * Og) * P, P, true, acc, Og,
+                                                 n > 0},
+                                     scratch + cols_size + acc_size);
+                     }
+                     for (int64_t r = r0; r < r1; ++r)
+                         for (int64_t o = 0; o < Og; ++o)
+                             gw[(g * Og + o) * K + r] = acc[(r - r0) * Og + o];
+                 });
+}
+
+#define TC_INSTANTIATE(T)                                                              \
+    template void conv2d_forward<T>(const T*, const T*, T*, const ConvShape&);        \
+    template void conv2d_backward_input<T>(const T*, const T*, T*, const ConvShape&); \
+    template void conv2d_backward_weight<T>(const T*, const T*, T*, const ConvShape&);
+TC_INSTANTIATE(float)
+TC_INSTANTIATE(double)
+#undef TC_INSTANTIATE
+
+}  // namespace tc
