@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build tensorcore._C with AddressSanitizer + UndefinedBehaviorSanitizer and run the C++ backend
-# tests against that build.
+# tests (tests/test_cpp_*.py) against that build.
 #
 # The sanitized build goes into a temporary copy of the package (removed on exit), so the normal
 # build in the working tree is untouched. Python itself is not instrumented, so libasan has to be
@@ -34,4 +34,4 @@ cd "$work"
 PYTHONPATH="$work" LD_PRELOAD="$preload" \
     ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    "$python" -m pytest -q -p no:cacheprovider tests/test_cpp_backend.py "$@"
+    "$python" -m pytest -q -p no:cacheprovider tests/test_cpp_backend.py tests/test_cpp_conv_pool_lstm.py "$@"
