@@ -44,6 +44,9 @@ constexpr int64_t kMinElementsPerThread = 1 << 15;
 // kMaxBlocks per row so the per-block maxima fit in a small array on the stack.
 constexpr int64_t kMinBlock = 512;
 constexpr int64_t kMaxBlocks = 256;
+// The exp sums add kChunk values per vector-lane set in T (at most kChunk / W terms per lane, so
+// float32 keeps ~sqrt(64) eps accuracy with 16 lanes), then the chunk sums in double.
+constexpr int64_t kChunk = 1024;
 
 inline int64_t min_rows_per_thread(int64_t cols) {
     return std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(cols, 1));
@@ -77,11 +80,17 @@ TC_ALWAYS_INLINE void online_pass(const T* x, T* y, int64_t n, int64_t block, T*
         // -inf - -inf would be NaN; block_m[b] = -inf then scales those zeros by exp(-inf) = 0.
         const T shift = m == -std::numeric_limits<T>::infinity() ? T(0) : m;
         double bs = 0;  // see Acc above
-#pragma omp simd reduction(+ : bs)
-        for (int64_t j = 0; j < len; ++j) {
-            const T e = exp_vec(x[i0 + j] - shift);
-            if (kStore) y[i0 + j] = e;
-            bs += e;
+        for (int64_t c0 = 0; c0 < len; c0 += kChunk) {
+            const int64_t cl = std::min(kChunk, len - c0);
+            const T* xc = x + i0 + c0;
+            T cs = 0;  // a short sum in T: a float-to-double reduction stops GCC vectorizing
+#pragma omp simd reduction(+ : cs)
+            for (int64_t j = 0; j < cl; ++j) {
+                const T e = exp_vec(xc[j] - shift);
+                if (kStore) y[i0 + c0 + j] = e;
+                cs += e;
+            }
+            bs += cs;
         }
         s += static_cast<T>(bs);
         if (kStore) block_m[b] = m;
