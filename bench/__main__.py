@@ -2,11 +2,18 @@
 
 Subcommands (``kernels`` is the default, so ``python -m bench --quick`` works):
 
-* ``kernels`` — kernel benchmarks of every available CPU backend against NumPy and PyTorch
-  (``--op matmul softmax ...``, ``--quick``, ``--backend cpp``); prints a table and writes
+* ``kernels`` — kernel benchmarks of every contract op (forward and backward) on every available
+  backend against NumPy and PyTorch, plus the matmul ladder and a memory-copy bandwidth
+  (``--op matmul conv2d ...``, ``--quick``, ``--backend cpp``); prints a table and writes
   ``bench/results/kernels-<machine>-<timestamp>.json``.
 * ``machine`` — print (or ``--json``) the machine description stored with every result.
 * ``train`` — the MLP training benchmark, same options as ``python -m bench.train``.
+* ``batch-timing`` — the course's batch-size timing experiment: time per update and per epoch for
+  batch sizes 1 ... 60000 on every backend and PyTorch (:mod:`bench.batch_timing`).
+* ``batch-accuracy`` — the same network trained with small and large batches: train and test
+  accuracy against the batch size (:mod:`bench.batch_accuracy`).
+* ``plot`` — figures from the JSON results: matmul GFLOP/s, the matmul ladder, rooflines and the two
+  experiments' figures (:mod:`bench.plot`).
 """
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ import sys
 import time
 from typing import Sequence
 
-SUBCOMMANDS = ("kernels", "machine", "train")
+SUBCOMMANDS = ("kernels", "machine", "train", "batch-timing", "batch-accuracy", "plot")
 
 
 def _shape(text: str) -> tuple[int, int]:
@@ -35,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     k = sub.add_parser("kernels", help="kernel benchmarks against NumPy and PyTorch (default)")
     k.add_argument("--op", nargs="+", choices=kernels.OPS, default=None,
-                   help="ops to benchmark (default: matmul softmax)")
-    k.add_argument("--quick", action="store_true", help="fewer, smaller sizes and shorter timing (< 1 minute)")
+                   help="ops to benchmark (default: all of them)")
+    k.add_argument("--quick", action="store_true", help="fewer, smaller sizes and shorter timing (< 2 minutes)")
     k.add_argument("--backend", action="append", default=None,
                    help="tensorcore backend to benchmark (repeatable; default: every available CPU backend)")
     k.add_argument("--sizes", type=int, nargs="+", default=None, help="square matmul sizes (overrides the defaults)")
@@ -52,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("machine", help="describe this machine")
     m.add_argument("--json", action="store_true", help="as JSON")
     sub.add_parser("train", help="MLP training benchmark (see python -m bench train --help)", add_help=False)
+    from . import batch_accuracy, batch_timing, plot
+
+    bt = sub.add_parser("batch-timing", help="time per update and per epoch against the batch size",
+                        description=batch_timing.__doc__.split("\n\n")[0])
+    batch_timing.add_arguments(bt)
+    ba = sub.add_parser("batch-accuracy", help="train / test accuracy against the batch size",
+                        description=batch_accuracy.__doc__.split("\n\n")[0])
+    batch_accuracy.add_arguments(ba)
+    pl = sub.add_parser("plot", help="figures from the JSON results", description=plot.__doc__.split("\n\n")[0])
+    plot.add_arguments(pl)
     return parser
 
 
@@ -64,7 +81,7 @@ def run_kernels(args: argparse.Namespace) -> int:
     lines = machine.summary_lines(desc)
     print("\n".join(lines), flush=True)
     print(flush=True)
-    ops = args.op or ["matmul", "softmax"]
+    ops = args.op or list(kernels.DEFAULT_OPS)
     rows = kernels.run(ops, quick=args.quick, backends=args.backend, sizes=args.sizes,
                        ragged=False if args.no_ragged else None, shapes=args.shapes,
                        torch=not args.no_torch, min_time=args.min_time,
@@ -100,6 +117,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         desc = machine.describe()
         print(json.dumps(desc, indent=1) if args.json else "\n".join(machine.summary_lines(desc)))
         return 0
+    if args.command == "batch-timing":
+        from . import batch_timing
+
+        return batch_timing.main(args)
+    if args.command == "batch-accuracy":
+        from . import batch_accuracy
+
+        return batch_accuracy.main(args)
+    if args.command == "plot":
+        from . import plot
+
+        return plot.main(args)
     return run_kernels(args)
 
 
