@@ -84,6 +84,26 @@ void im2col(const T* x, const ConvShape& s, int64_t r0, int64_t r1, T* cols) {
     }
 }
 
+// The whole column matrix of one image's group written straight into the packed-B layout of
+// the GEMM (csrc/matmul.h, PackLayout): each row goes through row_buf (P elements, in L1) and is
+// then cut into micro-panel rows, with the columns past P zero. Saves writing the K x P column
+// matrix and reading it back to pack it.
+template <typename T>
+void im2col_packed(const T* x, const ConvShape& s, const PackLayout& L, T* row_buf, T* out) {
+    const int64_t P = s.pixels(), K = s.kdim();
+    const int64_t np = ceil_div(P, L.nr) * L.nr;
+    for (int64_t r = 0; r < K; ++r) {
+        const int64_t pc = r / L.kc * L.kc, kcb = std::min(L.kc, K - pc);
+        im2col(x, s, r, r + 1, row_buf);
+        T* dst = out + pc * np + (r - pc) * L.nr;
+        for (int64_t j0 = 0; j0 < P; j0 += L.nr, dst += kcb * L.nr) {
+            const int64_t cols = std::min(L.nr, P - j0);
+            std::copy(row_buf + j0, row_buf + j0 + cols, dst);
+            std::fill(dst + cols, dst + L.nr, T(0));
+        }
+    }
+}
+
 // The adjoint of im2col for all K rows: x[ci, iy, ix] += cols[r, p] over every (r, p) that read
 // (ci, iy, ix). x points at the group's first plane and must be initialised (zeros).
 template <typename T>
@@ -144,32 +164,32 @@ void conv2d_forward(const T* x, const T* w, T* y, const ConvShape& s) {
     const int64_t P = s.pixels(), K = s.kdim(), Og = s.og(), Cg = s.cg();
     const int64_t tasks = s.n * s.groups;
     if (tasks == 0 || P == 0 || s.o == 0) return;
-    const bool direct = s.pointwise();
-    const int64_t cols_size = direct ? 0 : round_up(K * P);
     const int threads = threads_for(2.0 * tasks * Og * P * K, tasks);
-    // One (image, group) product: y[n, g] = W[g] @ cols(n, g).
-    auto args = [&](int64_t t, const T* cols) {
-        const int64_t n = t / s.groups, g = t % s.groups;
-        const T* b = cols ? cols : x + (n * s.c + g * Cg) * s.h * s.w;
-        return GemmArgs<T>{Og, P, K, w + g * Og * K, K, false, b, P, false,
-                           y + (n * s.o + g * Og) * P, P, false};
-    };
-    auto build = [&](int64_t t, T* cols) {
-        const int64_t n = t / s.groups, g = t % s.groups;
-        im2col(x + (n * s.c + g * Cg) * s.h * s.w, s, 0, K, cols);
-    };
+    const T* planes = x;  // x[n, g*Cg] is planes + (n*C + g*Cg) * H*W
+    auto group_x = [&](int64_t t) { return planes + (t / s.groups * s.c + t % s.groups * Cg) * s.h * s.w; };
+    auto group_y = [&](int64_t t) { return y + (t / s.groups * s.o + t % s.groups * Og) * P; };
     if (tasks >= num_threads() || threads == 1) {
-        for_tasks<T>(tasks, threads, cols_size + gemm_scratch_size<T>(Og, P, K),
-                     [&](int64_t t, T* scratch) {
-                         if (!direct) build(t, scratch);
-                         gemm_serial(args(t, direct ? nullptr : scratch), scratch + cols_size);
-                     });
+        // The weights of every group packed once, shared read-only by all tasks; per task the
+        // column matrix goes straight into packed micro-panels.
+        const PackLayout L = pack_layout<T>();
+        const int64_t wg = round_up(ceil_div(Og, L.mr) * L.mr * K);
+        AlignedBuffer<T> wp(static_cast<std::size_t>(wg * s.groups));
+        for (int64_t g = 0; g < s.groups; ++g) pack_a_full(w + g * Og * K, K, false, Og, K, wp.ptr + g * wg);
+        const int64_t bsize = round_up(ceil_div(P, L.nr) * L.nr * K);
+        for_tasks<T>(tasks, threads, bsize + round_up(P), [&](int64_t t, T* scratch) {
+            im2col_packed(group_x(t), s, L, scratch + bsize, scratch);
+            gemm_prepacked(Og, P, K, wp.ptr + t % s.groups * wg, scratch, group_y(t), P, false);
+        });
         return;
     }
-    AlignedBuffer<T> cols(static_cast<std::size_t>(cols_size));
+    // Fewer tasks than threads (a large image): one after another, each GEMM on the whole team.
+    const bool direct = s.pointwise();
+    AlignedBuffer<T> cols(static_cast<std::size_t>(direct ? 0 : K * P));
     for (int64_t t = 0; t < tasks; ++t) {
-        if (!direct) build(t, cols.ptr);
-        gemm(args(t, direct ? nullptr : cols.ptr), num_threads());
+        if (!direct) im2col(group_x(t), s, 0, K, cols.ptr);
+        gemm(GemmArgs<T>{Og, P, K, w + t % s.groups * Og * K, K, false, direct ? group_x(t) : cols.ptr,
+                         P, false, group_y(t), P, false},
+             num_threads());
     }
 }
 
@@ -179,32 +199,37 @@ void conv2d_backward_input(const T* w, const T* gy, T* gx, const ConvShape& s) {
     const int64_t tasks = s.n * s.groups;
     if (tasks == 0 || Cg == 0 || s.h * s.w == 0) return;
     const bool direct = s.pointwise();
-    const int64_t cols_size = direct ? 0 : round_up(K * P);
     const int threads = threads_for(2.0 * tasks * Og * P * K, tasks);
-    // dcols = W[g]^T @ grad_y[n, g], written straight into grad_x when no col2im is needed.
-    auto args = [&](int64_t t, T* dcols) {
-        const int64_t n = t / s.groups, g = t % s.groups;
-        T* c = dcols ? dcols : gx + (n * s.c + g * Cg) * s.h * s.w;
-        return GemmArgs<T>{K, P, Og, w + g * Og * K, K, true, gy + (n * s.o + g * Og) * P, P,
-                           false, c, P, false};
-    };
+    auto group_gx = [&](int64_t t) { return gx + (t / s.groups * s.c + t % s.groups * Cg) * s.h * s.w; };
+    auto group_gy = [&](int64_t t) { return gy + (t / s.groups * s.o + t % s.groups * Og) * P; };
+    // dcols (K x P) -> grad_x planes of the group (zeroed first); nothing to do for 1x1 kernels,
+    // whose GEMM writes grad_x directly.
     auto scatter = [&](int64_t t, const T* dcols) {
-        const int64_t n = t / s.groups, g = t % s.groups;
-        T* plane = gx + (n * s.c + g * Cg) * s.h * s.w;
+        T* plane = group_gx(t);
         std::fill(plane, plane + Cg * s.h * s.w, T(0));
         col2im(dcols, s, plane);
     };
     if (tasks >= num_threads() || threads == 1) {
-        for_tasks<T>(tasks, threads, cols_size + gemm_scratch_size<T>(K, P, Og),
-                     [&](int64_t t, T* scratch) {
-                         gemm_serial(args(t, direct ? nullptr : scratch), scratch + cols_size);
-                         if (!direct) scatter(t, scratch);
-                     });
+        // W[g]^T packed once per group; per task grad_y[n, g] packed, dcols = W^T @ grad_y.
+        const PackLayout L = pack_layout<T>();
+        const int64_t wg = round_up(ceil_div(K, L.mr) * L.mr * Og);
+        AlignedBuffer<T> wp(static_cast<std::size_t>(wg * s.groups));
+        for (int64_t g = 0; g < s.groups; ++g) pack_a_full(w + g * Og * K, K, true, K, Og, wp.ptr + g * wg);
+        const int64_t bsize = round_up(ceil_div(P, L.nr) * L.nr * Og);
+        const int64_t cols_size = direct ? 0 : round_up(K * P);
+        for_tasks<T>(tasks, threads, bsize + cols_size, [&](int64_t t, T* scratch) {
+            pack_b_full(group_gy(t), P, false, Og, P, scratch);
+            T* dcols = direct ? group_gx(t) : scratch + bsize;
+            gemm_prepacked(K, P, Og, wp.ptr + t % s.groups * wg, scratch, dcols, P, false);
+            if (!direct) scatter(t, dcols);
+        });
         return;
     }
-    AlignedBuffer<T> dcols(static_cast<std::size_t>(cols_size));
+    AlignedBuffer<T> dcols(static_cast<std::size_t>(direct ? 0 : K * P));
     for (int64_t t = 0; t < tasks; ++t) {
-        gemm(args(t, direct ? nullptr : dcols.ptr), num_threads());
+        T* c = direct ? group_gx(t) : dcols.ptr;
+        gemm(GemmArgs<T>{K, P, Og, w + t % s.groups * Og * K, K, true, group_gy(t), P, false, c, P, false},
+             num_threads());
         if (!direct) scatter(t, dcols.ptr);
     }
 }

@@ -287,6 +287,41 @@ struct Packed {
         }
     }
 
+    // op(A) (m x k) packed whole, for gemm_prepacked: K blocks of KC (the last shorter), each
+    // ceil(m/MR) micro-panels; block pc starts at pc * round_up(m, MR).
+    static void pack_a_full(const T* a, int64_t lda, bool trans, int64_t m, int64_t k, T* out) {
+        const int64_t mp = round_up(m, MR);
+        for (int64_t pc = 0; pc < k; pc += KC)
+            pack_a(trans ? a + pc * lda : a + pc, lda, trans, m, std::min(KC, k - pc), out + pc * mp);
+    }
+
+    // op(B) (k x n) packed whole: K blocks, each ceil(n/NR) micro-panels; block pc starts at
+    // pc * round_up(n, NR).
+    static void pack_b_full(const T* b, int64_t ldb, bool trans, int64_t k, int64_t n, T* out) {
+        const int64_t np = round_up(n, NR);
+        for (int64_t pc = 0; pc < k; pc += KC)
+            pack_b(trans ? b + pc : b + pc * ldb, ldb, trans, std::min(KC, k - pc), n, 0,
+                   ceil_div(n, NR), out + pc * np);
+    }
+
+    // C (+)= A @ B from wholly packed operands, on the calling thread. No MC / NC blocking: meant
+    // for products whose packed A block (round_up(m, MR) x KC) fits in L2, as in a convolution.
+    static void prepacked(int64_t m, int64_t n, int64_t k, const T* pa, const T* pb, T* c,
+                          int64_t ldc, bool accumulate) {
+        const int64_t mp = round_up(m, MR), np = round_up(n, NR);
+        for (int64_t pc = 0; pc < k; pc += KC) {
+            const int64_t kc = std::min(KC, k - pc);
+            const T* ablock = pa + pc * mp;
+            const T* bblock = pb + pc * np;
+            for (int64_t j0 = 0; j0 < n; j0 += NR) {
+                const T* bpanel = bblock + j0 * kc;
+                for (int64_t i0 = 0; i0 < m; i0 += MR)
+                    K::run(kc, ablock + i0 * kc, bpanel, c + i0 * ldc + j0, ldc,
+                           std::min(MR, m - i0), std::min(NR, n - j0), accumulate || pc > 0);
+            }
+        }
+    }
+
     // Plain row-major operands: c[b] = a[b] @ b[b].
     static GemmArgs<T> plain(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k) {
         return GemmArgs<T>{m, n, k, a, k, false, b, n, false, c, n, false};
@@ -464,10 +499,45 @@ void gemm(const GemmArgs<T>& g, int max_threads) {
     });
 }
 
+template <typename T>
+PackLayout pack_layout() {
+    return with_best_kernel<T>([](auto* p) {
+        using P = std::remove_pointer_t<decltype(p)>;
+        return PackLayout{P::MR, P::NR, P::KC};
+    });
+}
+
+template <typename T>
+void pack_a_full(const T* a, int64_t lda, bool trans, int64_t m, int64_t k, T* out) {
+    with_best_kernel<T>([&](auto* p) {
+        std::remove_pointer_t<decltype(p)>::pack_a_full(a, lda, trans, m, k, out);
+    });
+}
+
+template <typename T>
+void pack_b_full(const T* b, int64_t ldb, bool trans, int64_t k, int64_t n, T* out) {
+    with_best_kernel<T>([&](auto* p) {
+        std::remove_pointer_t<decltype(p)>::pack_b_full(b, ldb, trans, k, n, out);
+    });
+}
+
+template <typename T>
+void gemm_prepacked(int64_t m, int64_t n, int64_t k, const T* pa, const T* pb, T* c, int64_t ldc,
+                    bool accumulate) {
+    if (gemm_trivial(GemmArgs<T>{m, n, k, pa, 0, false, pb, 0, false, c, ldc, accumulate})) return;
+    with_best_kernel<T>([&](auto* p) {
+        std::remove_pointer_t<decltype(p)>::prepacked(m, n, k, pa, pb, c, ldc, accumulate);
+    });
+}
+
 #define TC_INSTANTIATE(T)                                                  \
     template int64_t gemm_scratch_size<T>(int64_t, int64_t, int64_t);     \
     template void gemm_serial<T>(const GemmArgs<T>&, T*);                 \
-    template void gemm<T>(const GemmArgs<T>&, int);
+    template void gemm<T>(const GemmArgs<T>&, int);                         \
+    template PackLayout pack_layout<T>();                                   \
+    template void pack_a_full<T>(const T*, int64_t, bool, int64_t, int64_t, T*); \
+    template void pack_b_full<T>(const T*, int64_t, bool, int64_t, int64_t, T*); \
+    template void gemm_prepacked<T>(int64_t, int64_t, int64_t, const T*, const T*, T*, int64_t, bool);
 TC_INSTANTIATE(float)
 TC_INSTANTIATE(double)
 #undef TC_INSTANTIATE

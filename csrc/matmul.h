@@ -82,4 +82,30 @@ void gemm_serial(const GemmArgs<T>& g, T* scratch);
 template <typename T>
 void gemm(const GemmArgs<T>& g, int max_threads);
 
+// Wholly packed operands, for a product whose A (or B) is reused across many calls -- a
+// convolution's weights across the images of a batch -- or whose B is written straight into the
+// packed layout (im2col into micro-panels). Layout for the fastest kernel (pack_layout):
+//   A: for each K block pc (KC deep, the last one shorter), ceil(m/MR) micro-panels, each k-major
+//      (panel[p*MR + i]); the block starts at pc * round_up(m, MR). Rows past m are zero.
+//   B: for each K block, ceil(n/NR) micro-panels, panel[p*NR + j]; the block starts at
+//      pc * round_up(n, NR). Columns past n are zero.
+struct PackLayout {
+    int64_t mr, nr, kc;
+};
+
+template <typename T>
+PackLayout pack_layout();
+
+// op(A) / op(B) as in GemmArgs; out holds round_up(m, MR) * k / round_up(n, NR) * k elements.
+template <typename T>
+void pack_a_full(const T* a, int64_t lda, bool trans, int64_t m, int64_t k, T* out);
+template <typename T>
+void pack_b_full(const T* b, int64_t ldb, bool trans, int64_t k, int64_t n, T* out);
+
+// C (m x n, row stride ldc) = or += A @ B from wholly packed operands, on the calling thread (no
+// allocation, no exceptions). Not blocked for L2 along M: for m up to a few hundred.
+template <typename T>
+void gemm_prepacked(int64_t m, int64_t n, int64_t k, const T* pa, const T* pb, T* c, int64_t ldc,
+                    bool accumulate);
+
 }  // namespace tc
