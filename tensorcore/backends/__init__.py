@@ -34,5 +34,17 @@ def _load_numba() -> dict:
 # Handwritten Numba-CUDA kernels: the default on `cuda` where a GPU (or the simulator) can run them.
 register("numba", "cuda", _load_numba, priority=10)
 
+
+def _load_cupy() -> dict:
+    from . import cupy
+
+    return cupy.kernels()
+
+
+# CUDA C kernels compiled by NVRTC through CuPy: the default on `cuda` on a real GPU (it does not load
+# under the simulator). Entries it does not implement fall back to the NumPy reference on CuPy arrays,
+# not to `numba`; use_backend("numba") still selects the Numba kernels for comparisons.
+register("cupy", "cuda", _load_cupy, priority=30)
+
 __all__ = ["Availability", "Backend", "BackendUnavailable", "available", "current", "default", "get",
            "register", "use_backend", "reference"]
