@@ -16,11 +16,12 @@
 // Parallelism: forward and grad_x give whole (image, group) tasks to threads, each with its own
 // scratch and a single-threaded GEMM (no barriers; every task writes a disjoint part of the
 // output). When there are fewer tasks than threads (one large image), tasks run one after another
-// and each GEMM uses the whole team instead. grad_w sums over images, so it is split the other
-// way: each thread owns a range of rows of dW[g]^T (a range of (ci, a, b) positions), builds only
-// those rows of each image's column matrix and accumulates image after image in batch order.
-// Every output element therefore has one fixed summation order: results are bitwise identical
-// for any thread count.
+// and each GEMM uses the whole team instead. grad_w sums over images: the batch is cut into a fixed number of image chunks (set by the shape, at most 8, while
+// the partial sums fit in 8 MiB), each task sums its chunk's images in order into its own partial
+// dW^T, and the partials are added in chunk order at the end. A layer too large for more than one
+// chunk splits the rows of dW[g]^T (ranges of (ci, a, b)) across threads instead: each task
+// builds only its rows of each image's column matrix. Every output element therefore has one
+// fixed summation order: results are bitwise identical for any thread count.
 //
 // Orientation of grad_w: dW^T (K x Og) rather than dW (Og x K) puts the larger of the two small
 // dimensions on the micro-tile's MR side for the first layer of a CNN (K = 9, Og = 25), and the
@@ -243,38 +244,56 @@ void conv2d_backward_weight(const T* x, const T* gy, T* gw, const ConvShape& s) 
         return;
     }
     const bool direct = s.pointwise();
-    // Tasks: (group, range of K rows). Enough row ranges per group to give every thread work.
+    const int64_t part = K * Og;  // one group's dW^T
+    // Image chunks: a fixed number (from the shape, never the thread count), each summing its
+    // images in order into its own partial dW^T; the partials are then added in chunk order.
+    // As many chunks as fit in kPartialBytes, at most kMaxChunks and one per image.
+    constexpr int64_t kMaxChunks = 8, kPartialBytes = int64_t{8} << 20;
+    const int64_t chunks = std::max<int64_t>(
+        1, std::min<int64_t>({kMaxChunks, s.n,
+                              kPartialBytes / std::max<int64_t>(1, s.groups * part * int64_t(sizeof(T)))}));
+    // With one chunk and several threads (a large layer), split K rows across threads instead.
     const int nt = num_threads();
-    const int64_t chunks = std::min<int64_t>(K, ceil_div(nt, s.groups));
-    const int64_t rows_max = ceil_div(K, chunks);
-    const int64_t tasks = s.groups * chunks;
+    const int64_t row_chunks = chunks > 1 ? 1 : std::min<int64_t>(K, ceil_div(nt, s.groups));
+    const int64_t rows_max = ceil_div(K, row_chunks);
+    const int64_t tasks = chunks * s.groups * row_chunks;
     const int threads = threads_for(2.0 * s.n * s.o * P * K, tasks);
+    AlignedBuffer<T> partials(static_cast<std::size_t>(chunks * s.groups * part));
     const int64_t cols_size = direct ? 0 : round_up(rows_max * P);
-    const int64_t acc_size = round_up(rows_max * Og);
-    for_tasks<T>(tasks, threads, cols_size + acc_size + gemm_scratch_size<T>(rows_max, Og, P),
+    for_tasks<T>(tasks, threads, cols_size + gemm_scratch_size<T>(rows_max, Og, P),
                  [&](int64_t t, T* scratch) {
-                     const int64_t g = t / chunks, chunk = t % chunks;
-                     const int64_t r0 = K * chunk / chunks, r1 = K * (chunk + 1) / chunks;
+                     const int64_t chunk = t / (s.groups * row_chunks);
+                     const int64_t g = t / row_chunks % s.groups, rc = t % row_chunks;
+                     const int64_t r0 = K * rc / row_chunks, r1 = K * (rc + 1) / row_chunks;
+                     const int64_t n0 = s.n * chunk / chunks, n1 = s.n * (chunk + 1) / chunks;
                      if (r1 == r0) return;
-                     T* cols = scratch;
-                     T* acc = scratch + cols_size;  // dW[g]^T rows [r0, r1): (r1 - r0) x Og
-                     for (int64_t n = 0; n < s.n; ++n) {
+                     // rows [r0, r1) of this chunk's dW[g]^T: (r1 - r0) x Og, row stride Og
+                     T* acc = partials.ptr + (chunk * s.groups + g) * part + r0 * Og;
+                     for (int64_t n = n0; n < n1; ++n) {
                          const T* xg = x + (n * s.c + g * Cg) * s.h * s.w;
-                         const T* a = cols;
+                         const T* a = scratch;
                          if (direct) {
                              a = xg + r0 * P;
                          } else {
-                             im2col(xg, s, r0, r1, cols);
+                             im2col(xg, s, r0, r1, scratch);
                          }
                          gemm_serial(GemmArgs<T>{r1 - r0, Og, P, a, P, false,
                                                  gy + (n * s.o + g * Og) * P, P, true, acc, Og,
-                                                 n > 0},
-                                     scratch + cols_size + acc_size);
+                                                 n > n0},
+                                     scratch + cols_size);
                      }
-                     for (int64_t r = r0; r < r1; ++r)
-                         for (int64_t o = 0; o < Og; ++o)
-                             gw[(g * Og + o) * K + r] = acc[(r - r0) * Og + o];
                  });
+    // gw[g*Og + o, r] = sum over chunks of partial[chunk][g][r, o], chunks in order.
+    for (int64_t g = 0; g < s.groups; ++g) {
+        for (int64_t o = 0; o < Og; ++o) {
+            T* dst = gw + (g * Og + o) * K;
+            for (int64_t r = 0; r < K; ++r) {
+                T v = partials.ptr[g * part + r * Og + o];
+                for (int64_t c = 1; c < chunks; ++c) v += partials.ptr[(c * s.groups + g) * part + r * Og + o];
+                dst[r] = v;
+            }
+        }
+    }
 }
 
 #define TC_INSTANTIATE(T)                                                              \

@@ -295,6 +295,19 @@ def test_one_large_image_uses_the_team_gemm_path(threads):
     close(one[0], R.conv2d(*f64(x, w), *args), np.float32, 16 * 9)
 
 
+def test_conv2d_grad_w_of_a_large_layer(threads):
+    """Partial sums too large for several image chunks: grad_w splits its rows across threads."""
+    x, w = rand((3, 128, 4, 3), np.float32), rand((1024, 128, 3, 3), np.float32, 1)
+    gy = rand((3, 1024, 2, 1), np.float32, 2)
+    args = ((1, 1), (0, 0), (1, 1), 1)
+    _C.set_num_threads(1)
+    one = _C.conv2d_backward(x, w, gy, *args, False, True)[1]
+    close(one, R.conv2d_backward(*f64(x, w, gy), *args, False, True)[1], np.float32, 6)
+    for n_threads in (2, 3):
+        _C.set_num_threads(n_threads)
+        np.testing.assert_array_equal(_C.conv2d_backward(x, w, gy, *args, False, True)[1], one)
+
+
 def test_concurrent_calls_from_python_threads():
     cases = [conv_inputs(case, np.float32) for case in ("basic", "groups", "tiles", "primes")]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
