@@ -53,7 +53,9 @@ def _compile(filename: str, target: str) -> tuple[str | bytes, dict[str, str], s
         opts = [o.encode() for o in (*glue.NVRTC_OPTIONS, f"--gpu-architecture={target}")]
         (err,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
         _, size = nvrtc.nvrtcGetProgramLogSize(prog)
-        log = b" " * size
+        # Output buffers are bytearrays: NVRTC writes into them, and `b" " * 1` would be CPython's
+        # shared one-byte bytes object (overwriting it corrupts every b" " in the process).
+        log = bytearray(size)
         nvrtc.nvrtcGetProgramLog(prog, log)
         log = log.decode(errors="replace").rstrip("\x00 ")
         assert err == nvrtc.nvrtcResult.NVRTC_SUCCESS, (
@@ -65,11 +67,11 @@ def _compile(filename: str, target: str) -> tuple[str | bytes, dict[str, str], s
             lowered[e] = name.decode()
         if target.startswith("sm_"):
             _, size = nvrtc.nvrtcGetCUBINSize(prog)
-            binary = b" " * size
+            binary = bytearray(size)
             _check(nvrtc, nvrtc.nvrtcGetCUBIN(prog, binary), "nvrtcGetCUBIN")
-            return binary, lowered, log
+            return bytes(binary), lowered, log
         _, size = nvrtc.nvrtcGetPTXSize(prog)
-        ptx = b" " * size
+        ptx = bytearray(size)
         _check(nvrtc, nvrtc.nvrtcGetPTX(prog, ptx), "nvrtcGetPTX")
         return ptx.decode().rstrip("\x00"), lowered, log
     finally:
