@@ -254,6 +254,12 @@ def findings(rows: Sequence[dict[str, Any]]) -> list[str]:
                   f"{100 * gap_sb:.2f} for the small one; at equal epochs the small batch fits (and overfits) "
                   f"more, and Keskar et al. trained both to ~100 % training accuracy before comparing")
     out.append(f"Keskar et al. 2016 (generalization gap at equal training accuracy): {keskar}.")
+    edge = [r for r in sel if len({o["lr"] for o in rows if o["batch_size"] == r["batch_size"]}) > 1
+            and r["lr"] in (min(o["lr"] for o in rows if o["batch_size"] == r["batch_size"]),
+                            max(o["lr"] for o in rows if o["batch_size"] == r["batch_size"]))]
+    if edge:
+        out.append("Selected rate at the edge of its sweep (a wider sweep might do better): "
+                   + ", ".join(f"batch {r['batch_size']} lr {r['lr']:g}" for r in edge) + ".")
     out.append("One seed per point; differences of a few tenths of a point are within seed-to-seed noise.")
     return out
 

@@ -137,7 +137,13 @@ def plot_batch_accuracy(doc: dict[str, Any], path: str | Path) -> Path:
     ax.plot(bs, [100 * r["train_acc"] for r in sel], "-o", color="tab:blue", label="train (selected lr)")
     ax.plot(bs, [100 * r["test_acc"] for r in sel], "-s", color="tab:red", label="test (selected lr)")
     ax.plot(bs, [100 * r["val_acc"] for r in sel], ":^", color="tab:gray", label="validation (selects lr)")
-    other = [r for r in rows if not r["selected"] and not r["diverged"]]
+    # Runs that diverged or stayed at chance level (10 classes) are left out of the figure.
+    other = [r for r in rows if not r["selected"] and not r["diverged"] and r["test_acc"] > 0.2]
+    failed = [r for r in rows if r["diverged"] or r["test_acc"] <= 0.2]
+    if failed:
+        ax.text(0.01, 0.01, "not shown (diverged or chance level): "
+                + ", ".join(f"batch {r['batch_size']} lr {r['lr']:g}" for r in failed),
+                transform=ax.transAxes, fontsize=7, color="dimgray")
     if other:
         ax.plot([r["batch_size"] for r in other], [100 * r["test_acc"] for r in other], "x", color="tab:red",
                 alpha=0.35, label="test, other swept lr")
