@@ -3,7 +3,9 @@
 #
 #   bash bench/gpu_check.sh          # from anywhere, in the project's environment; a few minutes
 #
-# 1. the GPU test suite (tests/gpu/test_numba_gpu.py);
+# 0. installs this checkout without dependencies (the machine has CuPy, numba-cuda, PyTorch, pybind11)
+#    and runs the whole test suite, the GPU tests included;
+# 1. the Numba GPU tests again on their own (tests/gpu/test_numba_gpu.py);
 # 2. compute-sanitizer memcheck + racecheck over one small launch of every kernel, odd shapes (if installed);
 # 3. the matmul ladder and the softmax strategies timed with CUDA events (median of 20 after warm-up),
 #    against cuBLAS (CuPy, TF32 off) and a device-to-device copy of the same bytes;
@@ -17,6 +19,10 @@ unset NUMBA_ENABLE_CUDASIM
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 python -c "import numba, numba_cuda, cupy; print('numba', numba.__version__, 'numba-cuda', numba_cuda.__version__, 'cupy', cupy.__version__)"
+
+echo "== 0. install without dependencies; the full test suite, GPU tests included"
+python -m pip install -q --no-deps --no-build-isolation -e .
+python -m pytest -q -p no:cacheprovider
 
 echo "== 1. GPU tests"
 python -m pytest -q -p no:cacheprovider -m gpu tests/gpu/test_numba_gpu.py
