@@ -112,6 +112,47 @@ py::array matmul_variant(const py::handle& a, const py::handle& b, const std::st
     return matmul_impl(op, a, b, variant);
 }
 
+// op(a) @ op(b) for 2-D C-contiguous a, b, op = transpose when the flag is set: the transpose
+// is folded into the packing, so a transposed view (a Fortran-ordered array) needs no copy.
+py::array gemm_2d(const py::handle& a_obj, const py::handle& b_obj, bool trans_a, bool trans_b) {
+    const std::string op = "tensorcore._C.gemm";
+    const py::array a = tc::require_array(op, "a", a_obj);
+    const py::array b = tc::require_array(op, "b", b_obj);
+    const auto both = [&] {
+        return "a is " + tc::shape_str(a) + (trans_a ? " (transposed)" : "") + ", b is " +
+               tc::shape_str(b) + (trans_b ? " (transposed)" : "");
+    };
+    if (a.ndim() != 2 || b.ndim() != 2) {
+        throw py::value_error(op + ": expected 2-D arrays, got " + both());
+    }
+    const int64_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
+    const int64_t kb = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
+    if (k != kb) throw py::value_error(op + ": inner dimensions differ: " + both());
+    if (!a.dtype().equal(b.dtype())) {
+        throw py::type_error(op + ": dtypes differ: a is " + tc::dtype_str(a) + ", b is " +
+                             tc::dtype_str(b));
+    }
+    const bool f32 = tc::require_float(op, "a", a);
+    tc::require_compact(op, "a", a);
+    tc::require_compact(op, "b", b);
+    int64_t elems = 0, bytes = 0;
+    if (!tc::mul_fits(m, n, &elems) || !tc::mul_fits(elems, static_cast<int64_t>(a.itemsize()), &bytes) ||
+        bytes > static_cast<int64_t>(std::numeric_limits<py::ssize_t>::max())) {
+        throw py::value_error(op + ": the output of " + both() + " has too many elements to allocate");
+    }
+    const auto run = [&](auto zero) -> py::array {
+        using T = decltype(zero);
+        py::array_t<T> out(std::vector<py::ssize_t>{m, n});
+        const tc::GemmArgs<T> g{m, n, k, static_cast<const T*>(a.data()), a.shape(1), trans_a,
+                                static_cast<const T*>(b.data()), b.shape(1), trans_b,
+                                out.mutable_data(), n, false};
+        py::gil_scoped_release nogil;
+        tc::gemm<T>(g, tc::num_threads());
+        return out;
+    };
+    return f32 ? run(0.0f) : run(0.0);
+}
+
 // ------------------------------------------------------------------------------------ row ops
 
 // A new C-contiguous array with a's shape and dtype T.
@@ -350,6 +391,14 @@ matmul with the widest micro-kernel this CPU runs (cpu_features()['matmul']), pa
 OpenMP, GIL released.
 
 Raises TypeError for non-arrays and dtype problems, ValueError for shape, layout and size problems.)doc");
+
+    mod.def("gemm", &gemm_2d, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
+            py::arg("trans_b") = false,
+            R"doc(gemm(a, b, trans_a=False, trans_b=False) -> numpy.ndarray
+
+op(a) @ op(b) for 2-D C-contiguous arrays of one float dtype, op(x) = x.T when its flag is set.
+The transpose is folded into the packed matmul's packing (no copy), so a transposed view is
+passed as its C-contiguous base with the flag. Same result as matmul on compacted copies.)doc");
 
     mod.def("matmul_variant", &matmul_variant, py::arg("a"), py::arg("b"), py::arg("variant"),
             R"doc(matmul_variant(a, b, variant) -> numpy.ndarray

@@ -511,3 +511,45 @@ def test_package_thread_api(threads, monkeypatch):
     with pytest.raises(TypeError):
         tc.set_num_threads(1.5)
     assert cpp.get_num_threads() == tc.get_num_threads()
+
+
+# --------------------------------------------------------------------------- gemm with transposes
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (17, 33, 9), (31, 5, 67), (100, 300, 270)])
+def test_gemm_transposes_match_matmul_bitwise(m, k, n, trans_a, trans_b, dtype):
+    a = rand((k, m) if trans_a else (m, k), dtype, 1)
+    b = rand((n, k) if trans_b else (k, n), dtype, 2)
+    op_a = np.ascontiguousarray(a.T) if trans_a else a
+    op_b = np.ascontiguousarray(b.T) if trans_b else b
+    out = _C.gemm(a, b, trans_a, trans_b)
+    # the transpose only changes how the packing reads: same tiles, same summation order
+    np.testing.assert_array_equal(out, _C.matmul(op_a, op_b))
+    check_close(out, op_a, op_b)
+
+
+def test_wrapper_reads_transposed_views_in_place():
+    w = rand((500, 784), np.float32)
+    x = rand((100, 784), np.float32, 1)
+    np.testing.assert_array_equal(cpp.matmul(x, w.T), _C.matmul(x, np.ascontiguousarray(w.T)))
+    g = rand((100, 500), np.float32, 2)
+    np.testing.assert_array_equal(cpp.matmul(g.T, x), _C.matmul(np.ascontiguousarray(g.T), x))
+
+
+def gemm_raises(exc, message):
+    return pytest.raises(exc, match="^" + re.escape(f"tensorcore._C.gemm: {message}"))
+
+
+def test_gemm_errors():
+    a = np.ones((4, 3), np.float32)
+    with gemm_raises(ValueError, "inner dimensions differ: a is (4, 3) (transposed), b is (3, 2)"):
+        _C.gemm(a, np.ones((3, 2), np.float32), True, False)
+    with gemm_raises(ValueError, "expected 2-D arrays"):
+        _C.gemm(np.ones((2, 4, 3), np.float32), a)
+    with gemm_raises(ValueError, "a must be C-contiguous"):
+        _C.gemm(a.T, np.ones((4, 2), np.float32))
+    with gemm_raises(TypeError, "dtypes differ: a is float32, b is float64"):
+        _C.gemm(a, np.ones((3, 2)))

@@ -53,7 +53,8 @@ def _compact(x: np.ndarray) -> np.ndarray:
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(..., M, K) @ (..., K, N) -> (..., M, N)``; batch dims already broadcast to equal shapes.
 
-    float32 / float64 run the C++ kernel (batch dims folded into one). Everything outside that
+    float32 / float64 run the C++ kernel (batch dims folded into one; a 2-D transposed view is read
+    in place through the packing instead of being copied). Everything outside that
     contract -- other dtypes (int64), mixed or byte-swapped dtypes, non-NumPy arrays, fewer than two
     dims, batch dims not yet broadcast -- goes to the reference, so results and errors match it.
     """
@@ -65,6 +66,10 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise ValueError(f"tensorcore.backends.cpp.matmul: inner dimensions differ: "
                          f"a is {a.shape}, b is {b.shape}")
     C = _extension()
+    if a.ndim == 2:
+        (a, trans_a), (b, trans_b) = _maybe_transposed(a), _maybe_transposed(b)
+        if trans_a or trans_b:  # a transposed view: the kernel reads it through its packing
+            return C.gemm(a, b, trans_a, trans_b)
     a, b = _compact(a), _compact(b)
     if a.ndim <= 3:
         return C.matmul(a, b)
@@ -72,6 +77,17 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     nb = math.prod(batch)  # not -1: reshape cannot infer it when an array is empty
     out = C.matmul(a.reshape(nb, *a.shape[-2:]), b.reshape(nb, *b.shape[-2:]))
     return out.reshape(*batch, *out.shape[-2:])
+
+
+def _maybe_transposed(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A 2-D operand as ``(array, transposed)`` for ``_C.gemm``: ``x`` itself when it is
+    C-contiguous, its C-contiguous transpose when ``x`` is a transposed view (Fortran order), else
+    a compact copy."""
+    if x.flags.c_contiguous and x.flags.aligned:
+        return x, False
+    if x.flags.f_contiguous and x.flags.aligned:
+        return x.T, True
+    return _compact(x), False
 
 
 def _native(*arrays) -> bool:
