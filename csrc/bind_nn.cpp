@@ -132,7 +132,8 @@ ConvCall conv_check(const std::string& op, const py::array& x, const py::array& 
     s.n = x.shape(0), s.c = x.shape(1), s.h = x.shape(2), s.w = x.shape(3);
     s.o = w.shape(0), s.kh = w.shape(2), s.kw = w.shape(3);
     if (groups < 1 || groups > kMaxArg) {
-        throw py::value_error(op + ": groups must be a positive int, got " + std::to_string(groups));
+        throw py::value_error(op + ": groups must be a positive int, got " +
+                              std::to_string(groups));
     }
     s.groups = groups;
     if (s.o % groups) {
@@ -384,8 +385,9 @@ LstmCall lstm_check(const std::string& op, const py::array& x, const py::array& 
     return {s, f32};
 }
 
-py::tuple lstm_forward_binding(const py::handle& x_obj, const py::handle& h_obj, const py::handle& c_obj,
-                    const py::handle& wi_obj, const py::handle& wh_obj, const py::handle& b_obj) {
+py::tuple lstm_forward_binding(const py::handle& x_obj, const py::handle& h_obj,
+                               const py::handle& c_obj, const py::handle& wi_obj,
+                               const py::handle& wh_obj, const py::handle& b_obj) {
     const std::string op = "tensorcore._C.lstm_cell";
     const py::array x = require_array(op, "x", x_obj), h = require_array(op, "h", h_obj),
                     c = require_array(op, "c", c_obj), wi = require_array(op, "w_ih", wi_obj),
@@ -418,15 +420,18 @@ py::tuple lstm_backward_binding(const py::handle& x_obj, const py::handle& h_obj
     const std::string op = "tensorcore._C.lstm_cell_backward";
     const py::array x = require_array(op, "x", x_obj), h = require_array(op, "h", h_obj),
                     c = require_array(op, "c", c_obj), wi = require_array(op, "w_ih", wi_obj),
-                    wh = require_array(op, "w_hh", wh_obj), gates = require_array(op, "gates", g_obj),
-                    gh = require_array(op, "grad_h", gh_obj), gc = require_array(op, "grad_c", gc_obj);
+                    wh = require_array(op, "w_hh", wh_obj),
+                    gates = require_array(op, "gates", g_obj),
+                    gh = require_array(op, "grad_h", gh_obj),
+                    gc = require_array(op, "grad_c", gc_obj);
     const LstmCall call = lstm_check(op, x, h, c, wi, wh);
     const LstmShape s = call.s;
     const std::string why = "for x " + shape_str(x) + " and w_ih " + shape_str(wi);
     same_dtype(op, "x", x, "gates", gates);
     require_shape(op, "gates", gates, {s.n, 4 * s.hid}, why);
     require_compact(op, "gates", gates);
-    for (auto [name, a] : {std::pair<const char*, const py::array*>{"grad_h", &gh}, {"grad_c", &gc}}) {
+    using Named = std::pair<const char*, const py::array*>;
+    for (auto [name, a] : {Named{"grad_h", &gh}, Named{"grad_c", &gc}}) {
         same_dtype(op, "x", x, name, *a);
         require_shape(op, name, *a, {s.n, s.hid}, why);
         require_compact(op, name, *a);
@@ -476,8 +481,8 @@ void bind_nn(py::module_& m) {
     m.def("avg_pool2d_backward", &avg_pool2d_backward, py::arg("grad_y"), py::arg("x_shape"),
           py::arg("kernel"), py::arg("stride"), py::arg("padding"), py::arg("count_include_pad"),
           "Each grad_y / divisor spread evenly over its window.");
-    m.def("lstm_cell", &lstm_forward_binding, py::arg("x"), py::arg("h"), py::arg("c"), py::arg("w_ih"),
-          py::arg("w_hh"), py::arg("b"),
+    m.def("lstm_cell", &lstm_forward_binding, py::arg("x"), py::arg("h"), py::arg("c"),
+          py::arg("w_ih"), py::arg("w_hh"), py::arg("b"),
           "-> (h', c', gates): one fused LSTM step (gate order i, f, g, o; b = b_ih + b_hh); "
           "gates are the activated gates (N, 4H) for lstm_cell_backward.");
     m.def("lstm_cell_backward", &lstm_backward_binding, py::arg("x"), py::arg("h"), py::arg("c"),

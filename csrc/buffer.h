@@ -16,7 +16,8 @@ struct AlignedBuffer {
     static constexpr std::align_val_t kAlign{64};
     T* ptr;
     explicit AlignedBuffer(std::size_t count)
-        : ptr(static_cast<T*>(::operator new(std::max<std::size_t>(count, 1) * sizeof(T), kAlign))) {}
+        : ptr(static_cast<T*>(
+              ::operator new(std::max<std::size_t>(count, 1) * sizeof(T), kAlign))) {}
     ~AlignedBuffer() { ::operator delete(ptr, kAlign); }
     AlignedBuffer(const AlignedBuffer&) = delete;
     AlignedBuffer& operator=(const AlignedBuffer&) = delete;

@@ -7,21 +7,24 @@
 //   grad_x       dcols   (K x P)   = W[g]^T          @ grad_y[n, g] (Og x P),  then col2im
 //   grad_w       dW[g]^T (K x Og)  = sum_n cols(n, g) @ grad_y[n, g]^T
 //
-// cols(n, g) is the column matrix of one image's group (row (ci, a, b), column (oy, ox)): built
-// per image into a per-thread buffer of K*P elements, which for the course's CNN (25*9 x 11*11
-// floats = 109 KiB) stays in L2 between im2col and the GEMM that reads it. The reference builds
-// the column matrix of the whole batch at once (N times that) and reads it back from memory. A
-// 1x1 kernel with unit stride and no padding needs no im2col: the input planes are the matrix.
+// cols(n, g) is the column matrix of one image's group (row (ci, a, b), column (oy, ox)), built
+// per image into per-thread scratch that stays in L2 until the GEMM reads it (course layer 2:
+// 25*9 x 11*11 floats = 109 KiB); the reference builds the column matrix of the whole batch at
+// once (N times that) and reads it back from memory. The forward writes it straight into the
+// GEMM's packed B micro-panels, and the weights (W[g], or W[g]^T for grad_x) are packed once per
+// call rather than once per image. A 1x1 kernel with unit stride and no padding needs no im2col
+// for grad_x and grad_w: the input planes are the matrix.
 //
 // Parallelism: forward and grad_x give whole (image, group) tasks to threads, each with its own
 // scratch and a single-threaded GEMM (no barriers; every task writes a disjoint part of the
 // output). When there are fewer tasks than threads (one large image), tasks run one after another
-// and each GEMM uses the whole team instead. grad_w sums over images: the batch is cut into a fixed number of image chunks (set by the shape, at most 8, while
-// the partial sums fit in 8 MiB), each task sums its chunk's images in order into its own partial
-// dW^T, and the partials are added in chunk order at the end. A layer too large for more than one
-// chunk splits the rows of dW[g]^T (ranges of (ci, a, b)) across threads instead: each task
-// builds only its rows of each image's column matrix. Every output element therefore has one
-// fixed summation order: results are bitwise identical for any thread count.
+// and each GEMM uses the whole team instead. grad_w sums over images: the batch is cut into a
+// fixed number of image chunks (set by the shape, at most 8, while the partial sums fit in
+// 8 MiB), each task sums its chunk's images in order into its own partial dW^T, and the partials
+// are added in chunk order at the end. A layer too large for more than one chunk splits the rows
+// of dW[g]^T (ranges of (ci, a, b)) across threads instead: each task builds only its rows of
+// each image's column matrix. Every output element therefore has one fixed summation order:
+// results are bitwise identical for any thread count.
 //
 // Orientation of grad_w: dW^T (K x Og) rather than dW (Og x K) puts the larger of the two small
 // dimensions on the micro-tile's MR side for the first layer of a CNN (K = 9, Og = 25), and the
@@ -135,7 +138,8 @@ void col2im(const T* cols, const ConvShape& s, T* x) {
 // at least: waking a thread costs a few microseconds).
 int threads_for(double flops, int64_t tasks) {
     const int64_t by_work = std::max<int64_t>(1, static_cast<int64_t>(flops / 1.0e6));
-    return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({num_threads(), tasks, by_work})));
+    const int64_t threads = std::min<int64_t>({num_threads(), tasks, by_work});
+    return static_cast<int>(std::max<int64_t>(1, threads));
 }
 
 // Runs task(t, scratch) for t in [0, tasks) on `threads` threads, each with its own scratch of
@@ -166,8 +170,9 @@ void conv2d_forward(const T* x, const T* w, T* y, const ConvShape& s) {
     const int64_t tasks = s.n * s.groups;
     if (tasks == 0 || P == 0 || s.o == 0) return;
     const int threads = threads_for(2.0 * tasks * Og * P * K, tasks);
-    const T* planes = x;  // x[n, g*Cg] is planes + (n*C + g*Cg) * H*W
-    auto group_x = [&](int64_t t) { return planes + (t / s.groups * s.c + t % s.groups * Cg) * s.h * s.w; };
+    auto group_x = [&](int64_t t) {
+        return x + (t / s.groups * s.c + t % s.groups * Cg) * s.h * s.w;  // x[n, g*Cg]
+    };
     auto group_y = [&](int64_t t) { return y + (t / s.groups * s.o + t % s.groups * Og) * P; };
     if (tasks >= num_threads() || threads == 1) {
         // The weights of every group packed once, shared read-only by all tasks; per task the
@@ -175,7 +180,8 @@ void conv2d_forward(const T* x, const T* w, T* y, const ConvShape& s) {
         const PackLayout L = pack_layout<T>();
         const int64_t wg = round_up(ceil_div(Og, L.mr) * L.mr * K);
         AlignedBuffer<T> wp(static_cast<std::size_t>(wg * s.groups));
-        for (int64_t g = 0; g < s.groups; ++g) pack_a_full(w + g * Og * K, K, false, Og, K, wp.ptr + g * wg);
+        for (int64_t g = 0; g < s.groups; ++g)
+            pack_a_full(w + g * Og * K, K, false, Og, K, wp.ptr + g * wg);
         const int64_t bsize = round_up(ceil_div(P, L.nr) * L.nr * K);
         for_tasks<T>(tasks, threads, bsize + round_up(P), [&](int64_t t, T* scratch) {
             im2col_packed(group_x(t), s, L, scratch + bsize, scratch);
@@ -188,8 +194,9 @@ void conv2d_forward(const T* x, const T* w, T* y, const ConvShape& s) {
     AlignedBuffer<T> cols(static_cast<std::size_t>(direct ? 0 : K * P));
     for (int64_t t = 0; t < tasks; ++t) {
         if (!direct) im2col(group_x(t), s, 0, K, cols.ptr);
-        gemm(GemmArgs<T>{Og, P, K, w + t % s.groups * Og * K, K, false, direct ? group_x(t) : cols.ptr,
-                         P, false, group_y(t), P, false},
+        const T* b = direct ? group_x(t) : cols.ptr;
+        gemm(GemmArgs<T>{Og, P, K, w + t % s.groups * Og * K, K, false, b, P, false, group_y(t), P,
+                         false},
              num_threads());
     }
 }
@@ -201,7 +208,9 @@ void conv2d_backward_input(const T* w, const T* gy, T* gx, const ConvShape& s) {
     if (tasks == 0 || Cg == 0 || s.h * s.w == 0) return;
     const bool direct = s.pointwise();
     const int threads = threads_for(2.0 * tasks * Og * P * K, tasks);
-    auto group_gx = [&](int64_t t) { return gx + (t / s.groups * s.c + t % s.groups * Cg) * s.h * s.w; };
+    auto group_gx = [&](int64_t t) {
+        return gx + (t / s.groups * s.c + t % s.groups * Cg) * s.h * s.w;
+    };
     auto group_gy = [&](int64_t t) { return gy + (t / s.groups * s.o + t % s.groups * Og) * P; };
     // dcols (K x P) -> grad_x planes of the group (zeroed first); nothing to do for 1x1 kernels,
     // whose GEMM writes grad_x directly.
@@ -215,7 +224,8 @@ void conv2d_backward_input(const T* w, const T* gy, T* gx, const ConvShape& s) {
         const PackLayout L = pack_layout<T>();
         const int64_t wg = round_up(ceil_div(K, L.mr) * L.mr * Og);
         AlignedBuffer<T> wp(static_cast<std::size_t>(wg * s.groups));
-        for (int64_t g = 0; g < s.groups; ++g) pack_a_full(w + g * Og * K, K, true, K, Og, wp.ptr + g * wg);
+        for (int64_t g = 0; g < s.groups; ++g)
+            pack_a_full(w + g * Og * K, K, true, K, Og, wp.ptr + g * wg);
         const int64_t bsize = round_up(ceil_div(P, L.nr) * L.nr * Og);
         const int64_t cols_size = direct ? 0 : round_up(K * P);
         for_tasks<T>(tasks, threads, bsize + cols_size, [&](int64_t t, T* scratch) {
@@ -229,7 +239,8 @@ void conv2d_backward_input(const T* w, const T* gy, T* gx, const ConvShape& s) {
     AlignedBuffer<T> dcols(static_cast<std::size_t>(direct ? 0 : K * P));
     for (int64_t t = 0; t < tasks; ++t) {
         T* c = direct ? group_gx(t) : dcols.ptr;
-        gemm(GemmArgs<T>{K, P, Og, w + t % s.groups * Og * K, K, true, group_gy(t), P, false, c, P, false},
+        gemm(GemmArgs<T>{K, P, Og, w + t % s.groups * Og * K, K, true, group_gy(t), P, false, c, P,
+                         false},
              num_threads());
         if (!direct) scatter(t, dcols.ptr);
     }
@@ -249,9 +260,9 @@ void conv2d_backward_weight(const T* x, const T* gy, T* gw, const ConvShape& s) 
     // images in order into its own partial dW^T; the partials are then added in chunk order.
     // As many chunks as fit in kPartialBytes, at most kMaxChunks and one per image.
     constexpr int64_t kMaxChunks = 8, kPartialBytes = int64_t{8} << 20;
-    const int64_t chunks = std::max<int64_t>(
-        1, std::min<int64_t>({kMaxChunks, s.n,
-                              kPartialBytes / std::max<int64_t>(1, s.groups * part * int64_t(sizeof(T)))}));
+    const int64_t part_bytes = std::max<int64_t>(1, s.groups * part * int64_t(sizeof(T)));
+    const int64_t chunks =
+        std::max<int64_t>(1, std::min<int64_t>({kMaxChunks, s.n, kPartialBytes / part_bytes}));
     // With one chunk and several threads (a large layer), split K rows across threads instead.
     const int nt = num_threads();
     const int64_t row_chunks = chunks > 1 ? 1 : std::min<int64_t>(K, ceil_div(nt, s.groups));
@@ -289,7 +300,8 @@ void conv2d_backward_weight(const T* x, const T* gy, T* gw, const ConvShape& s) 
             T* dst = gw + (g * Og + o) * K;
             for (int64_t r = 0; r < K; ++r) {
                 T v = partials.ptr[g * part + r * Og + o];
-                for (int64_t c = 1; c < chunks; ++c) v += partials.ptr[(c * s.groups + g) * part + r * Og + o];
+                for (int64_t c = 1; c < chunks; ++c)
+                    v += partials.ptr[(c * s.groups + g) * part + r * Og + o];
                 dst[r] = v;
             }
         }

@@ -21,7 +21,9 @@ struct ConvShape {
     int64_t kdim() const { return cg() * kh * kw; }  // GEMM depth per group
     int64_t pixels() const { return oh * ow; }
     // A 1x1 kernel with unit stride and no padding reads the input planes as they are (no im2col).
-    bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+    bool pointwise() const {
+        return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
+    }
 };
 
 // y (n, o, oh, ow) = conv(x, w).

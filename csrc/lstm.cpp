@@ -113,7 +113,9 @@ TC_MULTIVERSION void add_rows(const T* d, T* db, int64_t rows, int64_t cols) {
 }
 
 // Rows per thread for the pointwise passes: at least ~8K elements each.
-inline int64_t min_rows(int64_t hid) { return std::max<int64_t>(1, 8192 / std::max<int64_t>(hid, 1)); }
+inline int64_t min_rows(int64_t hid) {
+    return std::max<int64_t>(1, 8192 / std::max<int64_t>(hid, 1));
+}
 
 }  // namespace
 

@@ -240,8 +240,12 @@ struct Packed {
     }
 
     // Scratch (elements) for one thread's packed A block and the team's packed B block.
-    static int64_t a_scratch(int64_t m, int64_t k) { return std::min(MC, round_up(m, MR)) * std::min(KC, k); }
-    static int64_t b_scratch(int64_t n, int64_t k) { return std::min(NC, round_up(n, NR)) * std::min(KC, k); }
+    static int64_t a_scratch(int64_t m, int64_t k) {
+        return std::min(MC, round_up(m, MR)) * std::min(KC, k);
+    }
+    static int64_t b_scratch(int64_t n, int64_t k) {
+        return std::min(NC, round_up(n, NR)) * std::min(KC, k);
+    }
 
     // One product by a team of nth threads (this is thread tid; nth == 1 outside a team). pb is the
     // team's shared B block buffer (b_scratch), pa this thread's A block buffer (a_scratch).
@@ -292,7 +296,8 @@ struct Packed {
     static void pack_a_full(const T* a, int64_t lda, bool trans, int64_t m, int64_t k, T* out) {
         const int64_t mp = round_up(m, MR);
         for (int64_t pc = 0; pc < k; pc += KC)
-            pack_a(trans ? a + pc * lda : a + pc, lda, trans, m, std::min(KC, k - pc), out + pc * mp);
+            pack_a(trans ? a + pc * lda : a + pc, lda, trans, m, std::min(KC, k - pc),
+                   out + pc * mp);
     }
 
     // op(B) (k x n) packed whole: K blocks, each ceil(n/NR) micro-panels; block pc starts at
@@ -462,8 +467,10 @@ template <typename T, class F>
 auto with_best_kernel(F&& f) {
     static const MatmulVariant best = best_matmul_variant();
 #if TC_X86_DISPATCH
-    if (best == MatmulVariant::PackedAvx512) return f(static_cast<Packed<T, kernels::Avx512<T>>*>(nullptr));
-    if (best == MatmulVariant::PackedAvx2) return f(static_cast<Packed<T, kernels::Avx2<T>>*>(nullptr));
+    if (best == MatmulVariant::PackedAvx512)
+        return f(static_cast<Packed<T, kernels::Avx512<T>>*>(nullptr));
+    if (best == MatmulVariant::PackedAvx2)
+        return f(static_cast<Packed<T, kernels::Avx2<T>>*>(nullptr));
 #endif
     return f(static_cast<Packed<T, kernels::Generic<T>>*>(nullptr));
 }
@@ -484,7 +491,8 @@ void gemm_serial(const GemmArgs<T>& g, T* scratch) {
     if (gemm_trivial(g)) return;
     with_best_kernel<T>([&](auto* p) {
         using P = std::remove_pointer_t<decltype(p)>;
-        const int64_t pa_size = round_up(P::a_scratch(g.m, g.k), 64 / static_cast<int64_t>(sizeof(T)));
+        const int64_t line = 64 / static_cast<int64_t>(sizeof(T));
+        const int64_t pa_size = round_up(P::a_scratch(g.m, g.k), line);
         P::gemm(g, scratch, scratch + pa_size, 0, 1);
     });
 }
@@ -537,7 +545,8 @@ void gemm_prepacked(int64_t m, int64_t n, int64_t k, const T* pa, const T* pb, T
     template PackLayout pack_layout<T>();                                   \
     template void pack_a_full<T>(const T*, int64_t, bool, int64_t, int64_t, T*); \
     template void pack_b_full<T>(const T*, int64_t, bool, int64_t, int64_t, T*); \
-    template void gemm_prepacked<T>(int64_t, int64_t, int64_t, const T*, const T*, T*, int64_t, bool);
+    template void gemm_prepacked<T>(int64_t, int64_t, int64_t, const T*, const T*, T*, int64_t,    \
+                                    bool);
 TC_INSTANTIATE(float)
 TC_INSTANTIATE(double)
 #undef TC_INSTANTIATE

@@ -136,9 +136,11 @@ py::array gemm_2d(const py::handle& a_obj, const py::handle& b_obj, bool trans_a
     tc::require_compact(op, "a", a);
     tc::require_compact(op, "b", b);
     int64_t elems = 0, bytes = 0;
-    if (!tc::mul_fits(m, n, &elems) || !tc::mul_fits(elems, static_cast<int64_t>(a.itemsize()), &bytes) ||
+    if (!tc::mul_fits(m, n, &elems) ||
+        !tc::mul_fits(elems, static_cast<int64_t>(a.itemsize()), &bytes) ||
         bytes > static_cast<int64_t>(std::numeric_limits<py::ssize_t>::max())) {
-        throw py::value_error(op + ": the output of " + both() + " has too many elements to allocate");
+        throw py::value_error(op + ": the output of " + both() +
+                              " has too many elements to allocate");
     }
     const auto run = [&](auto zero) -> py::array {
         using T = decltype(zero);

@@ -149,7 +149,8 @@ template <typename T>
 void max_pool_forward(const T* x, T* y, int64_t* index, const PoolShape& s) {
     const int64_t hw = s.h * s.w, ohw = s.oh * s.ow;
     parallel_ranges(s.planes, min_planes(s), [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) max_pool_plane(x + p * hw, y + p * ohw, index + p * ohw, s);
+        for (int64_t p = p0; p < p1; ++p)
+            max_pool_plane(x + p * hw, y + p * ohw, index + p * ohw, s);
     });
 }
 
@@ -183,7 +184,8 @@ void avg_pool_forward(const T* x, T* y, const PoolShape& s, bool count_include_p
             T* yp = y + p * ohw;
             if (s.kh == 2 && s.kw == 2 && s.sh == 2 && s.sw == 2 && s.ph == 0 && s.pw == 0) {
                 for (int64_t oy = 0; oy < s.oh; ++oy)
-                    avg_pool_2x2_row(xp + 2 * oy * s.w, xp + (2 * oy + 1) * s.w, yp + oy * s.ow, s.ow);
+                    avg_pool_2x2_row(xp + 2 * oy * s.w, xp + (2 * oy + 1) * s.w, yp + oy * s.ow,
+                                     s.ow);
                 continue;
             }
             for (int64_t oy = 0; oy < s.oh; ++oy) {
