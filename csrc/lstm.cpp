@@ -138,7 +138,7 @@ void lstm_cell_backward(const T* x, const T* h, const T* c, const T* w_ih, const
                         const T* gates, const T* grad_h, const T* grad_c, T* dx, T* dh, T* dc,
                         T* dw_ih, T* dw_hh, T* db, const LstmShape& s) {
     const int64_t n = s.n, in = s.in, hid = s.hid, g4 = 4 * s.hid;
-    if (hid == 0) return;  // every output is empty
+    // hid == 0 still needs dx = 0 (an empty sum): the GEMMs zero-fill for k == 0.
     AlignedBuffer<T> dbuf(static_cast<std::size_t>(n * g4));
     T* d = dbuf.ptr;
     parallel_ranges(n, min_rows(hid), [&](int64_t r0, int64_t r1) {

@@ -216,6 +216,19 @@ def test_lstm_cell_forward_backward(n, i, hid, dtype):
         close(got, want, dtype, depth)
 
 
+@pytest.mark.parametrize("n,i,hid", [(3, 4, 0), (3, 0, 5), (0, 4, 5)])
+def test_lstm_cell_empty_dimensions(n, i, hid):
+    a = lstm_inputs(n, i, hid, np.float64)
+    out = _C.lstm_cell(*a)
+    for got, want in zip(out, R.lstm_cell(*a)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    gh, gc = rand((n, hid), np.float64, 10), rand((n, hid), np.float64, 11)
+    for got, want in zip(_C.lstm_cell_backward(*a[:5], out[2], gh, gc),
+                         R.lstm_cell_backward(*a[:5], out[2], gh, gc)):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_lstm_cell_saturated_gates_stay_finite(dtype):
     a = lstm_inputs(5, 8, 6, dtype, scale=40.0)  # pre-activations in the hundreds
