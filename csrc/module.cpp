@@ -22,6 +22,7 @@ namespace py = pybind11;
 
 namespace tc {
 void bind_nn(py::module_& m);  // csrc/bind_nn.cpp: convolution, pooling, LSTM cell
+void bind_optim(py::module_& m);  // csrc/optim.cpp: fused optimizer steps
 }
 
 namespace {
@@ -444,6 +445,7 @@ cannot run.)doc");
             "a + b for equal shapes, or a (..., C) + b (C,) (bias add).");
 
     tc::bind_nn(mod);
+    tc::bind_optim(mod);
 
     mod.def(
         "set_num_threads",

@@ -34,4 +34,4 @@ cd "$work"
 PYTHONPATH="$work" LD_PRELOAD="$preload" \
     ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    "$python" -m pytest -q -p no:cacheprovider tests/test_cpp_backend.py tests/test_cpp_conv_pool_lstm.py "$@"
+    "$python" -m pytest -q -p no:cacheprovider tests/test_cpp_backend.py tests/test_cpp_conv_pool_lstm.py tests/test_cpp_optim.py "$@"

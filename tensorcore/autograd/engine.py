@@ -58,7 +58,8 @@ def _accumulate(leaf: Any, grad: Any, handed_out: set[int]) -> None:
         fresh = (grad.dtype == leaf._data.dtype and grad.flags.owndata and grad.flags.writeable
                  and id(grad) not in handed_out)
         handed_out.add(id(grad))
-        leaf.grad = Tensor._wrap(grad if fresh else grad.astype(leaf._data.dtype, copy=True), leaf.device)
+        # A C-ordered copy: a transposed view's own layout would follow it into optimizer kernels.
+        leaf.grad = Tensor._wrap(grad if fresh else grad.astype(leaf._data.dtype, order="C", copy=True), leaf.device)
     else:
         leaf.grad = Tensor._wrap(leaf.grad._data + grad.astype(leaf._data.dtype, copy=False), leaf.device)
 

@@ -22,11 +22,15 @@ def _compact(xp: Any, a: Any) -> Any:
 
 
 def _gemm(B: Any, xp: Any, a: Any, b: Any) -> Any:
-    """``a @ b`` for arrays of ndim >= 2 with broadcastable batch dims, via the backend entry."""
+    """``a @ b`` for arrays of ndim >= 2 with broadcastable batch dims, via the backend entry.
+
+    Plain matrices go to the entry as they are, transposed views included (``weight.T`` in every
+    linear layer): each backend reads what it can in place and compacts the rest itself.
+    """
     if b.ndim == 2:
         lead = a.shape[:-1]
         rows = int(np.prod(lead, dtype=np.int64))
-        res = B.matmul(_compact(xp, a).reshape(rows, a.shape[-1]), _compact(xp, b))
+        res = B.matmul(a if a.ndim == 2 else _compact(xp, a).reshape(rows, a.shape[-1]), b)
         return res.reshape(lead + (b.shape[-1],))
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     a = _compact(xp, xp.broadcast_to(a, batch + a.shape[-2:]))
@@ -55,7 +59,7 @@ class MatMul(Function):
             if b.ndim == 2:
                 k = a.shape[-1]
                 rows = int(np.prod(a.shape[:-1], dtype=np.int64))
-                gb = B.matmul(_compact(xp, a._data.reshape(rows, k).T), _compact(xp, g._data.reshape(rows, g.shape[-1])))
+                gb = B.matmul(a._data.reshape(rows, k).T, g._data.reshape(rows, g.shape[-1]))
             else:
                 gb = _gemm(B, xp, xp.swapaxes(a._data, -1, -2), g._data)
         return ga, gb

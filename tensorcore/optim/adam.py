@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from ..backends.registry import current
 from .optimizer import Optimizer
 
 
@@ -40,38 +41,11 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = xp.zeros_like(param)
         state["step"] += 1
-        step = state["step"]
         lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
-        if group["maximize"]:
-            grad = -grad
-        if wd != 0:
-            if self._decoupled:
-                param *= 1 - lr * wd
-            else:
-                grad = grad + wd * param
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        # One scratch array per update instead of a temporary per arithmetic step: the update is
-        # memory-bound, and each temporary costs an allocation plus a full pass over the parameter.
-        tmp = xp.subtract(grad, exp_avg)
-        tmp *= 1 - beta1
-        exp_avg += tmp  # exp_avg.lerp_(grad, 1 - beta1), as PyTorch writes it
-        exp_avg_sq *= beta2
-        xp.multiply(grad, grad, out=tmp)
-        tmp *= 1 - beta2
-        exp_avg_sq += tmp
-        step_size = lr / (1 - beta1 ** step)
-        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
-        if group["amsgrad"]:
-            xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-            second = state["max_exp_avg_sq"]
-        else:
-            second = exp_avg_sq
-        xp.sqrt(second, out=tmp)
-        tmp /= bias_correction2_sqrt
-        tmp += group["eps"]
-        xp.divide(exp_avg, tmp, out=tmp)
-        tmp *= step_size
-        param -= tmp
+        # One contract entry for the whole update, so a native backend can fuse its ~10 passes.
+        current(self._device_type).adam_step(
+            param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"), state["step"],
+            lr, beta1, beta2, group["eps"], wd, self._decoupled, group["maximize"])
 
 
 class AdamW(Adam):

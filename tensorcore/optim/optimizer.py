@@ -97,6 +97,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                self._device_type = p.device.type  # for updates that run through a backend entry
                 self._update(p._data, p.grad._data, self.state[p], group, p._xp)
                 p._version[0] += 1
         return loss
