@@ -79,8 +79,10 @@ def runnable(variant):
 
 
 # Shapes for every variant: edges of the AVX-512 14 x 32 and AVX2 6 x 16 tiles, MC/KC/NC block
-# edges (K > 256, N > 2048 for float32 NC), and a prime-sized ragged one.
-VARIANT_SHAPES = [(1, 1, 1), (13, 29, 31), (15, 33, 33), (7, 257, 17), (29, 300, 2081)]
+# edges (K > 256, N > 2048 for the SSE2/AVX2 float32 blocks; M > 336, K > 512 and N > 4096 for
+# AVX-512's), and a prime-sized ragged one.
+VARIANT_SHAPES = [(1, 1, 1), (13, 29, 31), (15, 33, 33), (7, 257, 17), (29, 300, 2081), (343, 521, 33),
+                  (3, 517, 4099)]
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
