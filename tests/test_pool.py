@@ -58,6 +58,19 @@ def test_max_pool2d_ties_go_to_the_first_maximum_in_row_major_order():
     assert index.item() == 0
 
 
+@pytest.mark.parametrize("backend", ["numpy", "cpp"])
+def test_max_pool2d_all_minus_inf_window_points_at_a_real_element(backend):
+    """A padded window whose real elements are all -inf: the index is its first real element, as in
+    PyTorch, never a padded position outside the plane (whose gradient would land on a neighbour)."""
+    if not tc.backends.available()[backend]:
+        pytest.skip(f"backend {backend} unavailable: {tc.backends.available()[backend].reason}")
+    x = np.full((1, 2, 5, 4), -np.inf)
+    x[0, 1, 3:, 2:] = rng.standard_normal((2, 2))
+    kw = dict(kernel_size=3, stride=2, padding=1, return_indices=True)
+    with tc.use_backend(backend):
+        compare(lambda t: F.max_pool2d(t, **kw), lambda t: TF.max_pool2d(t, **kw), [x])
+
+
 def test_max_pool2d_keeps_nan():
     x = np.ones((1, 1, 4, 4))
     x[0, 0, 1, 2] = np.nan

@@ -365,8 +365,14 @@ def max_pool2d(x: Array, kernel: tuple[int, int], stride: tuple[int, int],
     win = _windows(_pad2d(x, padding, -xp.inf), kernel, stride, (1, 1), (oh, ow)).reshape(n, c, oh, ow, kh * kw)
     arg = win.argmax(axis=-1)
     y = xp.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
-    rows = xp.arange(oh).reshape(oh, 1) * sh - ph + arg // kw
-    cols = xp.arange(ow).reshape(1, ow) * sw - pw + arg % kw
+    top = xp.arange(oh).reshape(oh, 1) * sh - ph
+    left = xp.arange(ow).reshape(1, ow) * sw - pw
+    rows, cols = top + arg // kw, left + arg % kw
+    # A window whose real elements are all -inf ties with its padding, and argmax may pick a padded
+    # position, outside the plane. PyTorch reports the window's first real element; so do we.
+    outside = (rows < 0) | (rows >= h) | (cols < 0) | (cols >= w)
+    rows = xp.where(outside, xp.maximum(top, 0), rows)
+    cols = xp.where(outside, xp.maximum(left, 0), cols)
     return y, (rows * w + cols).astype(xp.int64)
 
 
