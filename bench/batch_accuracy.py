@@ -29,7 +29,6 @@ One seed per point: differences of a few tenths of a percent are within seed-to-
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import time
 from dataclasses import dataclass
@@ -264,15 +263,6 @@ def findings(rows: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
-def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(ROW_KEYS))
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r[k] for k in ROW_KEYS})
-    return path
-
-
 # --------------------------------------------------------------------------- CLI
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -338,7 +328,7 @@ def main(args: argparse.Namespace) -> int:
     command = " ".join(["python -m bench"] + list(args.argv))
     path = report.write_json("batch-accuracy-quick" if q else "batch-accuracy", desc, rows, args.out,
                              command=command, row_keys=ROW_KEYS)
-    csv_path = write_csv(path.with_suffix(".csv"), rows)
+    csv_path = report.write_csv(path.with_suffix(".csv"), rows, ROW_KEYS)
     print(f"\nresults written to {path}\n                   {csv_path}")
     if not args.no_plot:
         from . import plot

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import math
 import statistics
 import sys
@@ -548,16 +547,6 @@ def findings(rows: Sequence[dict[str, Any]], gpu: dict[str, Any], cores: int) ->
     return out
 
 
-def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    """The rows as CSV (columns :data:`CSV_KEYS`)."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(CSV_KEYS))
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r[k] for k in CSV_KEYS})
-    return path
-
-
 # --------------------------------------------------------------------------- CLI
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -624,7 +613,7 @@ def main(args: argparse.Namespace) -> int:
     command = " ".join(["python -m bench"] + list(args.argv))
     path = report.write_json("batch-timing-quick" if args.quick else "batch-timing", desc, rows, args.out,
                              command=command, row_keys=ROW_KEYS)
-    csv_path = write_csv(path.with_suffix(".csv"), rows)
+    csv_path = report.write_csv(path.with_suffix(".csv"), rows, CSV_KEYS)
     print(f"\nresults written to {path}\n                   {csv_path}")
     if not args.no_plot:
         from . import plot

@@ -21,6 +21,7 @@ same top level with their own row keys (``bench.train.TRAIN_ROW_KEYS``).
 """
 from __future__ import annotations
 
+import csv
 import json
 import sys
 import time
@@ -33,6 +34,16 @@ ROW_KEYS = ("op", "source", "backend", "device", "shape", "dtype", "threads",
             "median_s", "q1_s", "q3_s", "iqr_s", "min_s", "max_s", "repeat", "warmup", "timer",
             "gflops", "gbps", "time_vs_numpy", "time_vs_torch", "variant", "max_abs_err")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> Path:
+    """``rows`` as CSV with the columns ``keys``, in that order (the experiments' tables)."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(keys))
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r[k] for k in keys})
+    return path
 
 
 def check_row(row: dict[str, Any], row_keys: Sequence[str] = ROW_KEYS) -> None:

@@ -117,6 +117,24 @@ def out_of_memory_error(op: str, nbytes: int) -> OutOfMemoryError:
     return OutOfMemoryError(f"{op}: out of GPU memory: tried to allocate {_gib(nbytes)} ({nbytes} bytes){detail}")
 
 
+def empty(xp: Any, shape: tuple[int, ...], dtype: Any, op: str) -> Any:
+    """A new uninitialized array of namespace ``xp``; on a GPU, running out of memory raises
+    :class:`OutOfMemoryError` naming ``op``, the request and what is free (the GPU backends' allocator)."""
+    if xp is np:
+        return np.empty(shape, dtype=dtype)
+    try:
+        return xp.empty(shape, dtype=dtype)
+    except xp.cuda.memory.OutOfMemoryError as exc:
+        raise out_of_memory_error(op, int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize) from exc
+
+
+def zeros(xp: Any, shape: tuple[int, ...], dtype: Any, op: str) -> Any:
+    """:func:`empty`, filled with zeros."""
+    out = empty(xp, shape, dtype, op)
+    out.fill(0)
+    return out
+
+
 def move(array: Any, src: Device, dst: Device) -> Any:
     """Copy ``array`` from ``src`` to ``dst`` (the same object when nothing has to move)."""
     if src == dst:

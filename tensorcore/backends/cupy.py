@@ -48,6 +48,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..device import empty as device_empty
+from ..device import zeros as device_zeros
 from . import reference
 from .registry import BackendUnavailable
 
@@ -371,18 +373,11 @@ def _compact(x: Any) -> Any:
 
 
 def _empty(shape: tuple[int, ...], dtype: Any, op: str) -> Any:
-    from ..device import out_of_memory_error
-
-    try:
-        return _cupy.empty(shape, dtype=dtype)
-    except _cupy.cuda.memory.OutOfMemoryError as exc:
-        raise out_of_memory_error(op, math.prod(shape) * np.dtype(dtype).itemsize) from exc
+    return device_empty(_cupy, shape, dtype, op)
 
 
 def _zeros(shape: tuple[int, ...], dtype: Any, op: str) -> Any:
-    out = _empty(shape, dtype, op)
-    out.fill(0)
-    return out
+    return device_zeros(_cupy, shape, dtype, op)
 
 
 def _describe(x: Any) -> str:

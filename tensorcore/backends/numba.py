@@ -23,7 +23,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..device import cuda_status, out_of_memory_error, simulated
+from ..device import cuda_status, simulated
+from ..device import empty as device_empty
+from ..device import zeros as device_zeros
 from . import reference
 from .registry import BackendUnavailable
 
@@ -88,19 +90,11 @@ def _compact(x: Any) -> Any:
 
 def _empty(shape: tuple[int, ...], dtype: Any, op: str) -> Any:
     """A new uninitialized array on the device; running out of GPU memory raises a clear error."""
-    xp = _xp()
-    if _cupy is None:
-        return xp.empty(shape, dtype=dtype)
-    try:
-        return xp.empty(shape, dtype=dtype)
-    except _cupy.cuda.memory.OutOfMemoryError as exc:
-        raise out_of_memory_error(op, math.prod(shape) * np.dtype(dtype).itemsize) from exc
+    return device_empty(_xp(), shape, dtype, op)
 
 
 def _zeros(shape: tuple[int, ...], dtype: Any, op: str) -> Any:
-    out = _empty(shape, dtype, op)
-    out.fill(0)
-    return out
+    return device_zeros(_xp(), shape, dtype, op)
 
 
 _STREAMS: dict[int, Any] = {}

@@ -14,7 +14,7 @@ from ..autograd.grad_mode import no_grad
 from ..device import Device, move
 from ..dtypes import as_dtype, float32, float64
 from ..tensor import Tensor
-from .parameter import Parameter
+from .parameter import Parameter, zero_grads
 
 
 class IncompatibleKeys(NamedTuple):
@@ -273,14 +273,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's ``.grad``: to ``None`` (default) or to zeros in place."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad._data[...] = 0
-                p.grad._version[0] += 1
+        zero_grads(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------------ devices and dtypes
     def to(self, *args: Any, device: Any = None, dtype: Any = None) -> "Module":

@@ -1,7 +1,7 @@
 """``nn.Parameter``: a tensor that a :class:`~tensorcore.nn.Module` registers as trainable state."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from ..tensor import Tensor
 
@@ -39,3 +39,15 @@ class Parameter(Tensor):
             result.grad = Tensor._wrap(self.grad._data.copy(), self.grad._device)
         memo[id(self)] = result
         return result
+
+
+def zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Reset each tensor's ``.grad``: to ``None``, or to zeros in place (bumping its version)."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad._data[...] = 0
+            p.grad._version[0] += 1

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd.grad_mode import enable_grad
 from ..device import CPU, move
+from ..nn.parameter import zero_grads
 from ..tensor import Tensor
 
 
@@ -76,15 +77,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's ``.grad``: to ``None`` (default) or to zeros in place."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad._data[...] = 0
-                    p.grad._version[0] += 1
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` (re-evaluating the loss with
