@@ -135,11 +135,52 @@ def zeros(xp: Any, shape: tuple[int, ...], dtype: Any, op: str) -> Any:
     return out
 
 
+# --------------------------------------------------------------------------- checks on the device
+#
+# Some input checks need the values, not just the shapes: a class index must lie in [0, C). On the
+# cpu the values are at hand; on cuda, reading them would copy to the host and wait for the GPU at
+# every training step. So on cuda the check itself runs on the device — a boolean reduction into a
+# 0-d flag, queued like any kernel — and the flag is read at the next point where the host waits for
+# the device anyway (``.item()``, ``.cpu()``, ``.numpy()`` via ``.cpu()``, ``tensorcore.cuda.synchronize()``),
+# which then raises. This is PyTorch's "device-side assert" with a readable message and a context
+# that stays usable. Flags of one check accumulate with an elementwise OR on the device, so a loop
+# that never synchronizes keeps one flag per distinct check, not one per step.
+
+_DEFERRED: dict[tuple, tuple[Any, type, str]] = {}
+
+
+def defer_check(key: tuple, failed: Any, error: type, message: str) -> None:
+    """Raise ``error(message)`` at the next host synchronization if the 0-d device array ``failed`` is
+    true. ``key`` identifies the check (its op and parameters); repeated checks are OR-ed together."""
+    entry = _DEFERRED.get(key)
+    if entry is not None:
+        failed = entry[0] | failed
+    _DEFERRED[key] = (failed, error, message)
+
+
+def raise_deferred() -> None:
+    """Read the pending device-side checks (one small copy each) and raise the first that failed; all
+    pending checks are cleared either way."""
+    if not _DEFERRED:
+        return
+    pending = list(_DEFERRED.values())
+    _DEFERRED.clear()
+    for failed, error, message in pending:
+        if bool(failed):
+            raise error(message + " (checked on the device; reported at this synchronization, the first "
+                                  "after the op ran)")
+
+
 def move(array: Any, src: Device, dst: Device) -> Any:
-    """Copy ``array`` from ``src`` to ``dst`` (the same object when nothing has to move)."""
+    """Copy ``array`` from ``src`` to ``dst`` (the same object when nothing has to move).
+
+    Every copy off a GPU in tensorcore goes through here (``.item()``, ``.cpu()``, ``__array__``, state
+    dicts), and so through :func:`raise_deferred`: the one place where the host waits for the device."""
     if src == dst:
         return array
     check_available(dst)
+    if src.type == "cuda":
+        raise_deferred()
     if simulated():
         return array.copy()
     if dst.type == "cpu":

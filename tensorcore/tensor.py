@@ -150,7 +150,7 @@ class Tensor:
     def item(self) -> Any:
         if self._data.size != 1:
             raise ValueError(f"item: only a tensor with one element can be converted, got shape {self.shape}")
-        return self._data.reshape(()).item()
+        return move(self._data.reshape(()), self._device, CPU).item()
 
     def tolist(self) -> Any:
         return self.cpu()._data.tolist()

@@ -74,10 +74,10 @@ def test_embedding_matches_torch_with_repeated_indices(dtype):
 def test_embedding_bad_input():
     w = tc.randn(10, 3)
     with pytest.raises(IndexError, match=r"embedding: indices must be in \[0, 9\] for a weight of shape \(10, 3\); "
-                                         r"got values from 0 to 10"):
+                                         r"got 10$"):
         F.embedding(tc.tensor([0, 10]), w)
-    with pytest.raises(IndexError, match=r"embedding: indices must be in \[0, 9\].* from -1 to 2"):
-        F.embedding(tc.tensor([-1, 2]), w)
+    with pytest.raises(IndexError, match=r"embedding: indices must be in \[0, 9\].* outside it from -1 to 12"):
+        F.embedding(tc.tensor([-1, 2, 12]), w)
     with pytest.raises(TypeError, match=r"embedding: input must be an int64 tensor of indices, got tensorcore.float32"):
         F.embedding(tc.tensor([0.0, 1.0]), w)
     with pytest.raises(ValueError, match=r"embedding: weight must be 2-D"):

@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 
 import tensorcore as tc
 from tensorcore import nn
+from tensorcore.nn import functional as F
 
 DTYPES = [(np.float32, tc.float32, torch.float32, 1e-5), (np.float64, tc.float64, torch.float64, 1e-12)]
 
@@ -172,6 +173,21 @@ def test_loss_argument_errors():
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss(reduction="avg")
     assert repr(nn.CrossEntropyLoss(reduction="sum")) == "CrossEntropyLoss(reduction='sum')"
+    logits = tc.randn(4, 3)
+    for fn, name in ((F.cross_entropy, "cross_entropy"), (F.nll_loss, "nll_loss")):
+        with pytest.raises(IndexError, match=rf"{name}: target values must be in \[0, 2\] \(or ignore_index=-100\); "
+                                             r"got values outside it from -2 to 3"):
+            fn(logits, tc.tensor([0, 3, -2, 1]))
+        with pytest.raises(IndexError, match=rf"{name}: .*; got 5$"):
+            fn(logits, tc.tensor([5, 1, -100, 2]))
+        with pytest.raises(TypeError, match=rf"{name}: target must be an int64 tensor"):
+            fn(logits, tc.tensor([0.0, 1.0, 2.0, 0.0]))
+        with pytest.raises(ValueError, match=rf"{name}: expected target of shape \(4,\)"):
+            fn(logits, tc.tensor([0, 1]))
+    # ignored rows may hold any value, and an all-ignored mean is 0/0 as in PyTorch
+    assert np.isfinite(F.cross_entropy(logits, tc.tensor([-100, 1, -100, 2])).item())
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(F.cross_entropy(logits, tc.tensor([-100, -100, -100, -100])).item())
 
 
 def test_torch_state_dict_loads_and_matches():

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import dtypes
 from ..autograd.function import Function
-from .util import out, same_device
+from .util import check_indices, out, same_device
 
 
 class Embedding(Function):
@@ -45,8 +45,9 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Any:
         if not -n <= padding_idx < n:
             raise ValueError(f"{op}: padding_idx {padding_idx} is out of range for {n} embeddings")
         padding_idx = int(padding_idx) % n
-    idx = input._data
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
-        raise IndexError(f"{op}: indices must be in [0, {n - 1}] for a weight of shape {weight.shape}; got values "
-                         f"from {int(idx.min())} to {int(idx.max())}")
+    ok = check_indices(op, input._data, input.device, n,
+                       f"indices must be in [0, {n - 1}] for a weight of shape {weight.shape}")
+    if input.device.type == "cuda":
+        # The range check reports later (at the next synchronization); until then, never read outside.
+        input = Tensor._wrap(input._xp.where(ok, input._data, 0), input.device)
     return Embedding.apply(weight, input, padding_idx)

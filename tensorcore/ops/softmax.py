@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import dtypes
 from ..autograd.function import Function
-from .util import backend, normalize_dim, out, require_float
+from .util import backend, check_indices, normalize_dim, out, require_float
 
 
 def _last(xp: Any, a: Any, dim: int) -> Any:
@@ -56,7 +56,10 @@ def _reduce(losses: Any, weight_sum: Any, reduction: str) -> Any:
     return losses.sum() / weight_sum
 
 
-def _check_targets(op: str, logits_shape: tuple, target: Any, ignore_index: int) -> None:
+def _check_targets(op: str, logits_shape: tuple, target: Any, ignore_index: int) -> Any:
+    """Check the targets' dtype and shape now and their values with :func:`check_indices`; returns the
+    row mask ``keep`` (1 for rows that count, 0 for ``ignore_index`` and, on cuda, for out-of-range
+    rows, which then raise at the next synchronization) in the logits' dtype."""
     if target.dtype is not dtypes.int64:
         raise TypeError(f"{op}: target must be an int64 tensor of class indices, got {target.dtype}")
     n, c = logits_shape
@@ -64,10 +67,10 @@ def _check_targets(op: str, logits_shape: tuple, target: Any, ignore_index: int)
         raise ValueError(f"{op}: expected target of shape ({n},) for input of shape {logits_shape}, "
                          f"got {target.shape}")
     t = target._data
-    valid = t[t != ignore_index]
-    if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= c):
-        raise IndexError(f"{op}: target values must be in [0, {c - 1}] (or ignore_index={ignore_index}); "
-                         f"got values from {int(valid.min())} to {int(valid.max())}")
+    counted = t != ignore_index
+    ok = check_indices(op, target._xp.where(counted, t, 0), target.device, c,
+                       f"target values must be in [0, {c - 1}] (or ignore_index={ignore_index})")
+    return counted & ok
 
 
 class CrossEntropy(Function):
@@ -132,12 +135,12 @@ def _loss(fn: type, op: str, input: Any, target: Any, reduction: str, ignore_ind
         raise ValueError(f"{op}: input must have a class dimension, got a 0-d tensor")
     out_shape = target.shape
     flat_in, flat_t = _flatten_classes(op, input, target)
-    _check_targets(op, flat_in.shape, flat_t, ignore_index)
-    keep = (flat_t._data != ignore_index).astype(flat_in._data.dtype)
+    keep = _check_targets(op, flat_in.shape, flat_t, ignore_index).astype(flat_in._data.dtype)
     losses = fn.apply(flat_in, flat_t, keep)
     if reduction == "none":
         return losses.reshape(out_shape)
-    return _reduce(losses, float(keep.sum()), reduction)
+    # The count of counted rows stays on the device: float() of it would wait for the GPU every step.
+    return _reduce(losses, Tensor._wrap(keep.sum(), flat_in.device), reduction)
 
 
 def cross_entropy(input: Any, target: Any, reduction: str = "mean", ignore_index: int = -100) -> Any:

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import dtypes
 from ..backends import registry
-from ..device import Device
+from ..device import Device, defer_check
 
 
 def backend(t: Any) -> registry.Backend:
@@ -48,6 +48,28 @@ def same_device(op: str, *tensors: Any) -> Device:
         raise RuntimeError(f"{op}: expected all tensors on the same device, got "
                            + " and ".join(sorted(str(d) for d in devices)))
     return tensors[0].device
+
+
+def check_indices(op: str, values: Any, device: Device, high: int, expected: str) -> Any:
+    """Check that the int64 array ``values`` lies in ``[0, high)``; returns a boolean array, true where it does.
+
+    On the cpu a value outside raises ``IndexError`` now, naming the range found. On cuda the check
+    runs on the device and raises at the next host synchronization
+    (:func:`tensorcore.device.defer_check`), so a training step never waits for the GPU to validate
+    its labels; the caller must keep the out-of-range entries from being read (the returned mask).
+    ``expected`` completes the message, e.g. ``"target values must be in [0, 9]"``.
+    """
+    ok = (values >= 0) & (values < high)
+    if device.type != "cuda":
+        if values.size and not bool(ok.all()):
+            bad = values[~ok]
+            lo, hi = int(bad.min()), int(bad.max())
+            got = f"got {lo}" if lo == hi else f"got values outside it from {lo} to {hi}"
+            raise IndexError(f"{op}: {expected}; {got}")
+        return ok
+    if values.size:
+        defer_check((op, expected), ~ok.all(), IndexError, f"{op}: {expected}; a value outside that range was given")
+    return ok
 
 
 def broadcast_shape(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
