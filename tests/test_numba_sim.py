@@ -30,12 +30,14 @@ DTYPES = [np.float32, np.float64]
 # --------------------------------------------------------------------------- plain process
 
 def test_simulator_suite_in_subprocess():
-    """Run this module with NUMBA_ENABLE_CUDASIM=1 in a fresh interpreter; it must pass, not skip."""
+    """Run this module and its siblings ``test_numba_sim_*.py`` with NUMBA_ENABLE_CUDASIM=1 in a fresh
+    interpreter; they must pass, not skip."""
     if SIMULATED:
         pytest.skip("this process is the simulator run itself")
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__).resolve())],
+    modules = sorted(str(f) for f in Path(__file__).resolve().parent.glob("test_numba_sim*.py"))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *modules],
                           cwd=root, env=env, capture_output=True, text=True, timeout=900)
     report = proc.stdout[-8000:] + proc.stderr[-2000:]
     assert proc.returncode == 0, f"simulator run failed:\n{report}"

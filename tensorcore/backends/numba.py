@@ -34,7 +34,7 @@ _MAX_GRID_YZ = 65535
 _MAX_GRID_X = 2**31 - 1
 
 # Modules of tensorcore.kernels.numba, imported by kernels() once the backend can run.
-_mm = _sm = _ew = _red = _loss = None
+_mm = _sm = _ew = _red = _loss = _conv = None
 _cuda = None      # numba.cuda (the real one or the simulator)
 _cupy = None      # cupy, on a real GPU
 
@@ -43,7 +43,7 @@ _cupy = None      # cupy, on a real GPU
 
 def kernels() -> dict[str, Callable]:
     """The handwritten entries, or :class:`BackendUnavailable` saying why they cannot run here."""
-    global _mm, _sm, _ew, _red, _loss, _cuda, _cupy
+    global _mm, _sm, _ew, _red, _loss, _conv, _cuda, _cupy
     ok, reason = cuda_status()
     if not ok:
         raise BackendUnavailable(f"the cuda device is not available: {reason}")
@@ -64,9 +64,9 @@ def kernels() -> dict[str, Callable]:
         import cupy
 
         _cupy = cupy
-    from ..kernels.numba import elementwise, loss, matmul, reduction, softmax
+    from ..kernels.numba import conv, elementwise, loss, matmul, reduction, softmax
 
-    _cuda, _mm, _sm, _ew, _red, _loss = cuda, matmul, softmax, elementwise, reduction, loss
+    _cuda, _mm, _sm, _ew, _red, _loss, _conv = cuda, matmul, softmax, elementwise, reduction, loss, conv
     return {name: globals()[name] for name in HANDWRITTEN}
 
 
@@ -179,6 +179,93 @@ def _matmul(a: Any, b: Any, name: str, op: str) -> Any:
         z1 = builtins.min(Z, z0 + _MAX_GRID_YZ)
         _launch(kernel, (grid[0], grid[1], z1 - z0), block, a3[z0:z1], b3[z0:z1], c3[z0:z1])
     return out
+
+
+# --------------------------------------------------------------------------- convolution
+
+def _conv_out(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: tuple[int, int],
+              padding: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
+    return (reference._out_size(x_shape[2], w_shape[2], stride[0], padding[0], dilation[0]),
+            reference._out_size(x_shape[3], w_shape[3], stride[1], padding[1], dilation[1]))
+
+
+def _conv_ok(x: Any, w: Any, groups: int, out_hw: tuple[int, int], *more: Any) -> bool:
+    if not (_native(x, w, *more) and x.ndim == 4 and w.ndim == 4 and isinstance(groups, int) and groups >= 1):
+        return False
+    o, cg = w.shape[:2]
+    return x.shape[1] == cg * groups and o % groups == 0 and builtins.min(out_hw) >= 1 and groups <= _MAX_GRID_YZ
+
+
+def _conv_geometry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], out_hw: tuple[int, int], stride, padding,
+                   dilation, groups: int) -> tuple[int, ...]:
+    """The geometry tuple of :data:`tensorcore.kernels.numba.conv.GEOMETRY`."""
+    n, c, h, w = x_shape
+    kh, kw = w_shape[2:]
+    return tuple(int(v) for v in (n, c, h, w, out_hw[0], out_hw[1], kh, kw, stride[0], stride[1],
+                                  padding[0], padding[1], dilation[0], dilation[1], groups))
+
+
+def _conv_launch(name: str, dtype: Any, n: int, *args: Any) -> None:
+    blocks, threads = _flat_launch(n)
+    _launch(_conv.kernel(name, dtype), blocks, threads, *args)
+
+
+def _swap01(src: Any, op: str) -> Any:
+    """``(A, B, L) -> (B, A, L)`` as a compact new array (the ``swap01`` kernel)."""
+    a, b, l_ = src.shape
+    dst = _empty((b, a, l_), src.dtype, op)
+    if dst.size:
+        _conv_launch("swap01", src.dtype, dst.size, _compact(src), dst)
+    return dst
+
+
+def conv2d(x: Any, w: Any, stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int],
+           groups: int) -> Any:
+    """``(N, C, H, W) * (O, C/G, KH, KW) -> (N, O, OH, OW)``: ``im2col`` into ``(G, K, N·OH·OW)``, one
+    batched GEMM of the ladder's default rung (grid z = groups), and ``swap01`` from ``(O, N, OH·OW)``
+    to NCHW (see :mod:`tensorcore.kernels.numba.conv`)."""
+    out_hw = _conv_out(x.shape, w.shape, stride, padding, dilation) if x.ndim == 4 and w.ndim == 4 else (0, 0)
+    if not _conv_ok(x, w, groups, out_hw):
+        return reference.conv2d(x, w, stride, padding, dilation, groups)
+    n, o = x.shape[0], w.shape[0]
+    cg, kh, kw = w.shape[1:]
+    K, P = cg * kh * kw, n * out_hw[0] * out_hw[1]
+    cols = _empty((groups, K, P), x.dtype, "conv2d")
+    if cols.size:
+        _conv_launch("im2col", x.dtype, cols.size, _compact(x), cols,
+                     _conv_geometry(x.shape, w.shape, out_hw, stride, padding, dilation, groups))
+    y = _matmul(_compact(w).reshape(groups, o // groups, K), cols, _mm.DEFAULT, "conv2d")
+    return _swap01(y.reshape(o, n, out_hw[0] * out_hw[1]), "conv2d").reshape(n, o, *out_hw)
+
+
+def conv2d_backward(x: Any, w: Any, grad_y: Any, stride: tuple[int, int], padding: tuple[int, int],
+                    dilation: tuple[int, int], groups: int, need_x: bool,
+                    need_w: bool) -> tuple[Any | None, Any | None]:
+    """``grad_w = dY_g @ im2col_t(x)`` and ``grad_x = col2im(W_g^T @ dY_g)``, with ``dY`` brought to
+    ``(O, N·OH·OW)`` by ``swap01``; each a batched GEMM of ``2·N·O·OH·OW·Cg·KH·KW`` FLOPs."""
+    out_hw = tuple(grad_y.shape[2:]) if grad_y.ndim == 4 else (0, 0)
+    if not (x.ndim == 4 and w.ndim == 4 and _conv_ok(x, w, groups, out_hw, grad_y)
+            and out_hw == _conv_out(x.shape, w.shape, stride, padding, dilation)
+            and grad_y.shape[:2] == (x.shape[0], w.shape[0])):
+        return reference.conv2d_backward(x, w, grad_y, stride, padding, dilation, groups, need_x, need_w)
+    n, o = x.shape[0], w.shape[0]
+    cg, kh, kw = w.shape[1:]
+    og, K, P = o // groups, cg * kh * kw, n * out_hw[0] * out_hw[1]
+    geo = _conv_geometry(x.shape, w.shape, out_hw, stride, padding, dilation, groups)
+    gy = _swap01(grad_y.reshape(n, o, -1), "conv2d_backward").reshape(groups, og, P)
+    grad_x = grad_w = None
+    if need_w:
+        cols_t = _empty((groups, P, K), x.dtype, "conv2d_backward")
+        if cols_t.size:
+            _conv_launch("im2col_t", x.dtype, cols_t.size, _compact(x), cols_t, geo)
+        grad_w = _matmul(gy, cols_t, _mm.DEFAULT, "conv2d_backward").reshape(w.shape)
+    if need_x:
+        w_t = _compact(_compact(w).reshape(groups, og, K).transpose(0, 2, 1))
+        dcols = _matmul(w_t, gy, _mm.DEFAULT, "conv2d_backward")
+        grad_x = _empty(x.shape, x.dtype, "conv2d_backward")
+        if grad_x.size:
+            _conv_launch("col2im", x.dtype, grad_x.size, dcols, grad_x, geo)
+    return grad_x, grad_w
 
 
 # --------------------------------------------------------------------------- launch sizes
@@ -438,7 +525,7 @@ min = _reduce_entry("min")  # noqa: A001
 
 
 HANDWRITTEN: tuple[str, ...] = (
-    "matmul", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
+    "matmul", "conv2d", "conv2d_backward", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
     "cross_entropy", "cross_entropy_backward",
     "add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "tanh", "tanh_backward", "sigmoid",
     "sigmoid_backward", "relu", "relu_backward", "maximum", "minimum",
