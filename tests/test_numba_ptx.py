@@ -24,7 +24,7 @@ if numba.config.ENABLE_CUDASIM:
     pytest.skip("numba.cuda in this process is the simulator (NUMBA_ENABLE_CUDASIM was set when numba was "
                 "first imported); run the PTX check in a fresh process", allow_module_level=True)
 
-from tensorcore.kernels.numba import elementwise, loss, matmul, reduction, softmax  # noqa: E402
+from tensorcore.kernels.numba import conv, elementwise, loss, matmul, reduction, softmax  # noqa: E402
 
 CC = (9, 0)
 DTYPES = [np.float32, np.float64]
@@ -71,9 +71,9 @@ def _no_f64_math(ptx: str) -> bool:
 def test_matmul_variant_compiles(name, dtype):
     v = matmul.VARIANTS[name]
     ptx = _ptx(v.python(dtype), v.signature(dtype))
-    if name in ("smem_tiled", "blocktile_1d", "blocktile_2d"):
+    if name not in ("naive", "coalesced"):
         assert ".shared" in ptx
-    if name.startswith("blocktile"):
+    if name not in ("naive", "coalesced", "smem_tiled"):
         # The cuda.local.array accumulators were promoted to registers (no local-memory traffic in the
         # PTX; ptxas can still spill on the GPU, which only a real build with -v would show).
         assert "ld.local" not in ptx and "st.local" not in ptx
@@ -130,3 +130,12 @@ def test_binary_elementwise_compiles(name, dtype):
         ptx = _ptx(k.python(kind), k.signature(dtype, kind, ndim=3))
         if dtype is np.float32:
             assert _no_f64_math(ptx)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", ["im2col", "im2col_t", "col2im", "swap01"])
+def test_conv_data_movement_compiles(name, dtype):
+    ptx = _ptx(conv.python(name, dtype), conv.signature(name, dtype))
+    assert "atom." not in ptx and "red." not in ptx      # col2im gathers: each input gradient written once
+    if dtype is np.float32:
+        assert _no_f64_math(ptx)

@@ -113,7 +113,8 @@ def test_backend_is_the_cuda_default_and_lists_its_entries(nb):
 
 
 @sim
-@pytest.mark.parametrize("name", ["naive", "coalesced", "smem_tiled", "blocktile_1d", "blocktile_2d"])
+@pytest.mark.parametrize("name", ["naive", "coalesced", "smem_tiled", "blocktile_1d", "blocktile_2d", "conflict_free",
+                                  "double_buffered"])
 def test_matmul_variants_batched(nb, name):
     _, glue = nb
     rng = np.random.default_rng(1)
@@ -122,9 +123,10 @@ def test_matmul_variants_batched(nb, name):
 
 
 @sim
-@pytest.mark.parametrize("name", ["smem_tiled", "blocktile_1d", "blocktile_2d"])
+@pytest.mark.parametrize("name", ["smem_tiled", "blocktile_1d", "blocktile_2d", "conflict_free", "double_buffered"])
 def test_matmul_variants_cross_block_tiles(nb, name):
-    """One more row and column than a block's tile, and K one more than the K slab."""
+    """One more row and column than a block's tile, and K one more than the K slab (so a second slab
+    is partly outside, and ``double_buffered`` swaps its buffers)."""
     from tensorcore.kernels.numba.matmul import VARIANTS
 
     _, glue = nb

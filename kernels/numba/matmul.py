@@ -1,7 +1,9 @@
 """The SGEMM ladder in Numba-CUDA: ``C[z] = A[z] @ B[z]`` for ``A (Z, M, K)``, ``B (Z, K, N)``, ``C (Z, M, N)``.
 
 Every rung is kept, named and tested, after Simon Boehm's "How to optimize a CUDA matmul kernel"
-worklog: ``naive`` → ``coalesced`` → ``smem_tiled`` → ``blocktile_1d`` → ``blocktile_2d``. All take
+worklog: ``naive`` → ``coalesced`` → ``smem_tiled`` → ``blocktile_1d`` → ``blocktile_2d`` →
+``conflict_free`` (shared memory read without bank conflicts) → ``double_buffered`` (the next slab's
+global loads overlap the current slab's FMAs). All take
 C-contiguous 3-D arrays of one float dtype (float32 or float64) and handle any ``M, N, K`` (edge tiles
 are guarded, so 17×33×9 works); the batch index is ``blockIdx.z``. Indices are 64-bit (Numba's
 ``intp``), so no product of sizes overflows. Accumulation is in the input dtype.
@@ -213,6 +215,151 @@ def _make_blocktile_2d(T):
     return matmul_blocktile_2d
 
 
+def _make_conflict_free(T):
+    BM, BN, BK, TM, TN = BT2_BM, BT2_BN, BT2_BK, BT2_TM, BT2_TN
+    TX, TY = BN // TN, BM // TM                # 16×16 threads
+    NT = TX * TY
+    ACC = TM * TN
+    A_STRIDE = NT // BK
+    B_STRIDE = NT // BN
+    AS_ROW = BM + 4                            # padded AsT rows: the transposing stores hit all 32 banks
+
+    def matmul_conflict_free(A, B, C):
+        """``blocktile_2d`` with shared memory read without bank conflicts.
+
+        Two changes. A's slab is stored transposed, ``AsT[k, m]``, so a thread's ``TM`` values of one
+        ``k`` sit in one row. And a thread's ``TM×TN`` outputs are strided rather than contiguous: rows
+        ``ty + i·TY`` and columns ``tx + j·TX`` of the tile. In ``blocktile_2d`` the 16 column groups
+        of a warp read ``Bs[d, tcol·8 + j]`` eight floats apart, so four threads share each bank (a
+        4-way conflict on every operand load); here a warp reads ``Bs[d, tx + j·16]``, 16 consecutive
+        floats (and the two ``ty`` of a warp read one ``AsT`` address, a broadcast). The transposing
+        stores of A would conflict 8-way; padding each ``AsT`` row by 4 floats spreads them over all 32
+        banks. The strided outputs also make the final stores coalesced (16 consecutive floats per
+        row). Same FLOPs, shared memory ``(BK·(BM + 4) + BK·BN)·itemsize`` (8.3 KiB for float32), and
+        global traffic as ``blocktile_2d``.
+        """
+        AsT = cuda.shared.array((BK, AS_ROW), T)
+        Bs = cuda.shared.array((BK, BN), T)
+        acc = cuda.local.array(ACC, T)
+        reg_m = cuda.local.array(TM, T)
+        reg_n = cuda.local.array(TN, T)
+        z = cuda.blockIdx.z
+        t = cuda.threadIdx.x
+        tx, ty = t % TX, t // TX
+        a_row, a_col = t // BK, t % BK
+        b_row, b_col = t // BN, t % BN
+        row0 = cuda.blockIdx.y * BM
+        col0 = cuda.blockIdx.x * BN
+        M, K, N = A.shape[1], A.shape[2], B.shape[2]
+        for i in range(ACC):
+            acc[i] = T(0)
+        for k0 in range(0, K, BK):
+            for off in range(0, BM, A_STRIDE):
+                r, c = row0 + a_row + off, k0 + a_col
+                AsT[a_col, a_row + off] = A[z, r, c] if (r < M and c < K) else T(0)
+            for off in range(0, BK, B_STRIDE):
+                r, c = k0 + b_row + off, col0 + b_col
+                Bs[b_row + off, b_col] = B[z, r, c] if (r < K and c < N) else T(0)
+            cuda.syncthreads()
+            for d in range(BK):
+                for i in range(TM):
+                    reg_m[i] = AsT[d, ty + i * TY]
+                for j in range(TN):
+                    reg_n[j] = Bs[d, tx + j * TX]
+                for i in range(TM):
+                    for j in range(TN):
+                        acc[i * TN + j] += reg_m[i] * reg_n[j]
+            cuda.syncthreads()
+        for i in range(TM):
+            r = row0 + ty + i * TY
+            for j in range(TN):
+                c = col0 + tx + j * TX
+                if r < M and c < N:
+                    C[z, r, c] = acc[i * TN + j]
+    return matmul_conflict_free
+
+
+def _make_double_buffered(T):
+    BM, BN, BK, TM, TN = BT2_BM, BT2_BN, BT2_BK, BT2_TM, BT2_TN
+    TX, TY = BN // TN, BM // TM
+    NT = TX * TY
+    ACC = TM * TN
+    A_STRIDE = NT // BK
+    B_STRIDE = NT // BN
+    A_LOADS = BM // A_STRIDE                   # elements of each slab one thread stages
+    B_LOADS = BK // B_STRIDE
+    AS_ROW = BM + 4
+
+    def matmul_double_buffered(A, B, C):
+        """``conflict_free`` with the next K slab in flight while the current one is multiplied.
+
+        In the rungs before, a block loads a slab, waits at ``syncthreads``, computes, waits again:
+        while its loads are in flight (hundreds of cycles from DRAM or L2) it has nothing to do, and
+        only other resident blocks hide the latency. Here each thread first issues the global loads
+        of slab ``k+1`` into registers (``A_LOADS + B_LOADS`` of them), then does the ``BK·TM·TN``
+        FMAs of slab ``k`` from one of two shared buffers, and only then stores the registers into
+        the other buffer — so the loads overlap the arithmetic. Two buffers also need one
+        ``syncthreads`` per slab instead of two: nobody writes the buffer being read. Cost: twice the
+        shared memory (16.5 KiB for float32) and ``A_LOADS + B_LOADS`` (8) more registers.
+        """
+        AsT = cuda.shared.array((2, BK, AS_ROW), T)
+        Bs = cuda.shared.array((2, BK, BN), T)
+        acc = cuda.local.array(ACC, T)
+        reg_m = cuda.local.array(TM, T)
+        reg_n = cuda.local.array(TN, T)
+        next_a = cuda.local.array(A_LOADS, T)
+        next_b = cuda.local.array(B_LOADS, T)
+        z = cuda.blockIdx.z
+        t = cuda.threadIdx.x
+        tx, ty = t % TX, t // TX
+        a_row, a_col = t // BK, t % BK
+        b_row, b_col = t // BN, t % BN
+        row0 = cuda.blockIdx.y * BM
+        col0 = cuda.blockIdx.x * BN
+        M, K, N = A.shape[1], A.shape[2], B.shape[2]
+        for i in range(ACC):
+            acc[i] = T(0)
+        for s in range(A_LOADS):
+            r, c = row0 + a_row + s * A_STRIDE, a_col
+            AsT[0, a_col, a_row + s * A_STRIDE] = A[z, r, c] if (r < M and c < K) else T(0)
+        for s in range(B_LOADS):
+            r, c = b_row + s * B_STRIDE, col0 + b_col
+            Bs[0, b_row + s * B_STRIDE, b_col] = B[z, r, c] if (r < K and c < N) else T(0)
+        cuda.syncthreads()
+        cur = 0
+        for k0 in range(0, K, BK):
+            more = k0 + BK < K
+            if more:
+                for s in range(A_LOADS):
+                    r, c = row0 + a_row + s * A_STRIDE, k0 + BK + a_col
+                    next_a[s] = A[z, r, c] if (r < M and c < K) else T(0)
+                for s in range(B_LOADS):
+                    r, c = k0 + BK + b_row + s * B_STRIDE, col0 + b_col
+                    next_b[s] = B[z, r, c] if (r < K and c < N) else T(0)
+            for d in range(BK):
+                for i in range(TM):
+                    reg_m[i] = AsT[cur, d, ty + i * TY]
+                for j in range(TN):
+                    reg_n[j] = Bs[cur, d, tx + j * TX]
+                for i in range(TM):
+                    for j in range(TN):
+                        acc[i * TN + j] += reg_m[i] * reg_n[j]
+            if more:
+                for s in range(A_LOADS):
+                    AsT[1 - cur, a_col, a_row + s * A_STRIDE] = next_a[s]
+                for s in range(B_LOADS):
+                    Bs[1 - cur, b_row + s * B_STRIDE, b_col] = next_b[s]
+            cuda.syncthreads()
+            cur = 1 - cur
+        for i in range(TM):
+            r = row0 + ty + i * TY
+            for j in range(TN):
+                c = col0 + tx + j * TX
+                if r < M and c < N:
+                    C[z, r, c] = acc[i * TN + j]
+    return matmul_double_buffered
+
+
 def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -258,6 +405,10 @@ VARIANTS: dict[str, Variant] = {
     "blocktile_1d": Variant("blocktile_1d", _make_blocktile_1d, (BT1_BM * BT1_BN // BT1_TM, 1, 1), (BT1_BM, BT1_BN)),
     "blocktile_2d": Variant("blocktile_2d", _make_blocktile_2d,
                             ((BT2_BM // BT2_TM) * (BT2_BN // BT2_TN), 1, 1), (BT2_BM, BT2_BN)),
+    "conflict_free": Variant("conflict_free", _make_conflict_free,
+                             ((BT2_BM // BT2_TM) * (BT2_BN // BT2_TN), 1, 1), (BT2_BM, BT2_BN)),
+    "double_buffered": Variant("double_buffered", _make_double_buffered,
+                               ((BT2_BM // BT2_TM) * (BT2_BN // BT2_TN), 1, 1), (BT2_BM, BT2_BN)),
 }
 """The ladder, slowest first. Every rung is tested against the reference and benchmarked."""
 
