@@ -14,6 +14,10 @@ Subcommands (``kernels`` is the default, so ``python -m bench --quick`` works):
   accuracy against the batch size (:mod:`bench.batch_accuracy`).
 * ``plot`` — figures from the JSON results: matmul GFLOP/s, the matmul ladder, rooflines and the two
   experiments' figures (:mod:`bench.plot`).
+* ``gpu`` — the GPU report of one backend (``--backend numba`` or ``cupy``): its matmul ladder against
+  cuBLAS, softmax, cross-entropy and pooling against the copy bandwidth, conv2d and the LSTM cell
+  against PyTorch; writes ``bench/results/gpu-<backend>-<machine>-<timestamp>.json`` and ``.md``
+  (:mod:`bench.gpu`; ``--device cpu --backend cpp`` runs the same report on the CPU).
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ import sys
 import time
 from typing import Sequence
 
-SUBCOMMANDS = ("kernels", "machine", "train", "batch-timing", "batch-accuracy", "plot")
+SUBCOMMANDS = ("kernels", "machine", "train", "batch-timing", "batch-accuracy", "plot", "gpu")
 
 
 def _shape(text: str) -> tuple[int, int]:
@@ -59,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("machine", help="describe this machine")
     m.add_argument("--json", action="store_true", help="as JSON")
     sub.add_parser("train", help="MLP training benchmark (see python -m bench train --help)", add_help=False)
-    from . import batch_accuracy, batch_timing, plot
+    from . import batch_accuracy, batch_timing, gpu, plot
 
     bt = sub.add_parser("batch-timing", help="time per update and per epoch against the batch size",
                         description=batch_timing.__doc__.split("\n\n")[0])
@@ -69,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch_accuracy.add_arguments(ba)
     pl = sub.add_parser("plot", help="figures from the JSON results", description=plot.__doc__.split("\n\n")[0])
     plot.add_arguments(pl)
+    g = sub.add_parser("gpu", help="GPU report of one backend against cuBLAS, copy bandwidth and PyTorch",
+                       description=gpu.__doc__.split("\n\n")[0].replace("``", ""))
+    gpu.add_arguments(g)
     return parser
 
 
@@ -129,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import plot
 
         return plot.main(args)
+    if args.command == "gpu":
+        from . import gpu
+
+        return gpu.main(args)
     return run_kernels(args)
 
 
