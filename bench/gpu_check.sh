@@ -52,6 +52,16 @@ for dt in (np.float32, np.float64):
         getattr(B, name)(x)
     for name in ("add", "sub", "mul", "div", "maximum", "minimum", "relu_backward", "tanh_backward", "sigmoid_backward"):
         getattr(B, name)(x, g); getattr(B, name)(x, g[0]); getattr(B, name)(x, 2.0)
+    im = rng.standard_normal((2, 3, 13, 11)).astype(dt)
+    for k, s, p in (((3, 3), (2, 2), (1, 1)), ((2, 2), (2, 2), (0, 0))):   # overlapping: scatter; tiled: gather
+        y, idx = B.max_pool2d(im, k, s, p)
+        B.max_pool2d_backward(y, idx, im.shape); B.max_pool2d_backward(y, idx.copy(), im.shape)
+        for cip in (True, False):
+            B.avg_pool2d_backward(B.avg_pool2d(im, k, s, p, cip), im.shape, k, s, p, cip)
+    xs, hs, cs = (rng.standard_normal(s).astype(dt) for s in ((5, 7), (5, 9), (5, 9)))
+    w_ih, w_hh, bias = (rng.standard_normal(s).astype(dt) for s in ((36, 7), (36, 9), (36,)))
+    hn, cn, gates = B.lstm_cell(xs, hs, cs, w_ih, w_hh, bias)
+    B.lstm_cell_backward(xs, hs, cs, w_ih, w_hh, gates, hn, cn)
 cupy.cuda.runtime.deviceSynchronize()
 print("small run of every kernel: done")
 EOF

@@ -24,7 +24,7 @@ if numba.config.ENABLE_CUDASIM:
     pytest.skip("numba.cuda in this process is the simulator (NUMBA_ENABLE_CUDASIM was set when numba was "
                 "first imported); run the PTX check in a fresh process", allow_module_level=True)
 
-from tensorcore.kernels.numba import conv, elementwise, loss, matmul, reduction, softmax  # noqa: E402
+from tensorcore.kernels.numba import conv, elementwise, loss, lstm, matmul, pool, reduction, softmax  # noqa: E402
 
 CC = (9, 0)
 DTYPES = [np.float32, np.float64]
@@ -130,6 +130,26 @@ def test_binary_elementwise_compiles(name, dtype):
         ptx = _ptx(k.python(kind), k.signature(dtype, kind, ndim=3))
         if dtype is np.float32:
             assert _no_f64_math(ptx)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("kind", pool.KINDS)
+def test_pool_compiles(kind, dtype):
+    ptx = _ptx(pool.python(kind, dtype), pool.signature(kind, dtype))
+    if kind == "max_backward_scatter":
+        assert re.search(r"\b(atom|red)\.global\.add\.f(32|64)\b", ptx)
+    else:
+        assert "atom." not in ptx and "red." not in ptx      # gathers write each element once
+    if dtype is np.float32:
+        assert _no_f64_math(ptx)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("kind", lstm.KINDS)
+def test_lstm_cell_compiles(kind, dtype):
+    ptx = _ptx(lstm.python(kind, dtype), lstm.signature(kind, dtype))
+    if dtype is np.float32:
+        assert _no_f64_math(ptx)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -34,7 +35,7 @@ _MAX_GRID_YZ = 65535
 _MAX_GRID_X = 2**31 - 1
 
 # Modules of tensorcore.kernels.numba, imported by kernels() once the backend can run.
-_mm = _sm = _ew = _red = _loss = _conv = None
+_mm = _sm = _ew = _red = _loss = _conv = _pool = _lstm = None
 _cuda = None      # numba.cuda (the real one or the simulator)
 _cupy = None      # cupy, on a real GPU
 
@@ -43,7 +44,7 @@ _cupy = None      # cupy, on a real GPU
 
 def kernels() -> dict[str, Callable]:
     """The handwritten entries, or :class:`BackendUnavailable` saying why they cannot run here."""
-    global _mm, _sm, _ew, _red, _loss, _conv, _cuda, _cupy
+    global _mm, _sm, _ew, _red, _loss, _conv, _pool, _lstm, _cuda, _cupy
     ok, reason = cuda_status()
     if not ok:
         raise BackendUnavailable(f"the cuda device is not available: {reason}")
@@ -64,9 +65,10 @@ def kernels() -> dict[str, Callable]:
         import cupy
 
         _cupy = cupy
-    from ..kernels.numba import conv, elementwise, loss, matmul, reduction, softmax
+    from ..kernels.numba import conv, elementwise, loss, lstm, matmul, pool, reduction, softmax
 
     _cuda, _mm, _sm, _ew, _red, _loss, _conv = cuda, matmul, softmax, elementwise, reduction, loss, conv
+    _pool, _lstm = pool, lstm
     return {name: globals()[name] for name in HANDWRITTEN}
 
 
@@ -524,11 +526,189 @@ max = _reduce_entry("max")  # noqa: A001
 min = _reduce_entry("min")  # noqa: A001
 
 
+# --------------------------------------------------------------------------- pooling
+
+# Max-pool backward gets only (grad_y, index, x_shape); the window geometry that decides between the
+# atomic-free gather and the atomic scatter is remembered here for each index array the forward
+# returned, keyed by id() and checked by identity through a weak reference, so a recycled id or an
+# index array made elsewhere never picks up a stale geometry: those take the scatter, which is right
+# for every geometry.
+_POOL_GEOMETRY: dict[int, tuple[Any, tuple]] = {}
+
+
+def _remember_geometry(index: Any, geometry: tuple) -> None:
+    key = id(index)
+    try:
+        ref = weakref.ref(index, lambda _, key=key: _POOL_GEOMETRY.pop(key, None))
+    except TypeError:   # arrays that cannot be weakly referenced: always scatter
+        return
+    _POOL_GEOMETRY[key] = (ref, geometry)
+
+
+def _recall_geometry(index: Any) -> tuple | None:
+    entry = _POOL_GEOMETRY.get(id(index))
+    if entry is None or entry[0]() is not index:
+        return None
+    return entry[1]
+
+
+def _pool_out(x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+              padding: tuple[int, int]) -> tuple[int, int]:
+    return (reference._out_size(x_shape[2], kernel[0], stride[0], padding[0], 1),
+            reference._out_size(x_shape[3], kernel[1], stride[1], padding[1], 1))
+
+
+def _pool_args(kernel: Any, stride: Any, padding: Any) -> tuple[int, ...] | None:
+    """``(KH, KW, SH, SW, PH, PW)`` as ints when the kernels take this geometry (pairs of ints, positive
+    kernel and stride, padding >= 0), else None."""
+    pairs = (kernel, stride, padding)
+    if not all(isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(v, (int, np.integer)) for v in p)
+               for p in pairs):
+        return None
+    kh, kw, sh, sw, ph, pw = (int(v) for p in pairs for v in p)
+    return (kh, kw, sh, sw, ph, pw) if builtins.min(kh, kw, sh, sw) >= 1 and builtins.min(ph, pw) >= 0 else None
+
+
+def _pool_ok(x: Any, geo: tuple[int, ...] | None) -> bool:
+    """The kernels take ``x``: a non-empty native NCHW float array whose windows give a non-empty output."""
+    return (geo is not None and _native(x) and x.ndim == 4 and x.size > 0
+            and builtins.min(_pool_out(x.shape, geo[:2], geo[2:4], geo[4:])) >= 1)
+
+
+def max_pool2d(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
+               padding: tuple[int, int]) -> tuple[Any, Any]:
+    """Max over each window, one thread per output: ``(y, int64 index)`` exactly as the reference
+    (first maximum in row-major window order wins; padding is ``-inf``; NaN is a maximum; an all
+    ``-inf`` window points at its first real element)."""
+    geo = _pool_args(kernel, stride, padding)
+    if not _pool_ok(x, geo):
+        return reference.max_pool2d(x, kernel, stride, padding)
+    n, c, h, w = x.shape
+    oh, ow = _pool_out(x.shape, geo[:2], geo[2:4], geo[4:])
+    y = _empty((n, c, oh, ow), x.dtype, "max_pool2d")
+    index = _empty((n, c, oh, ow), np.int64, "max_pool2d")
+    blocks, threads = _flat_launch(y.size)
+    _launch(_pool.kernel("max_forward", x.dtype), blocks, threads, _compact(x).reshape(n * c, h, w),
+            y.reshape(n * c, oh, ow), index.reshape(n * c, oh, ow), *geo)
+    _remember_geometry(index, (tuple(x.shape), geo))
+    return y, index
+
+
+def max_pool2d_backward(grad_y: Any, index: Any, x_shape: tuple[int, ...]) -> Any:
+    """Windows that do not overlap (known from the forward that returned ``index``): a gather, each
+    input gradient written once, no atomics, deterministic. Otherwise, or when the geometry is
+    unknown: an atomic-add scatter into zeros."""
+    x_shape = tuple(x_shape)
+    if not (_native(grad_y) and grad_y.ndim == 4 and isinstance(index, _xp().ndarray) and index.dtype == np.int64
+            and index.shape == grad_y.shape and len(x_shape) == 4 and x_shape[:2] == grad_y.shape[:2]):
+        return reference.max_pool2d_backward(grad_y, index, x_shape)
+    n, c, h, w = x_shape
+    oh, ow = grad_y.shape[2:]
+    gy, idx = _compact(grad_y), _compact(index)
+    geometry = _recall_geometry(index)
+    if geometry is not None and geometry[0] == x_shape:
+        kh, kw, sh, sw = geometry[1][:4]
+        if sh >= kh and sw >= kw:
+            gx = _empty(x_shape, grad_y.dtype, "max_pool2d_backward")
+            if gx.size:
+                blocks, threads = _flat_launch(gx.size)
+                _launch(_pool.kernel("max_backward_gather", grad_y.dtype), blocks, threads,
+                        gy.reshape(n * c, oh, ow), idx.reshape(n * c, oh, ow), gx.reshape(n * c, h, w), *geometry[1])
+            return gx
+    gx = _zeros(x_shape, grad_y.dtype, "max_pool2d_backward")
+    if gy.size and gx.size:
+        blocks, threads = _flat_launch(gy.size)
+        _launch(_pool.kernel("max_backward_scatter", grad_y.dtype), blocks, threads,
+                gy.reshape(n * c, oh * ow), idx.reshape(n * c, oh * ow), gx.reshape(n * c, h * w))
+    return gx
+
+
+def avg_pool2d(x: Any, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+               count_include_pad: bool) -> Any:
+    """Mean over each window of the zero-padded input, one thread per output."""
+    geo = _pool_args(kernel, stride, padding)
+    if not _pool_ok(x, geo):
+        return reference.avg_pool2d(x, kernel, stride, padding, count_include_pad)
+    n, c, h, w = x.shape
+    oh, ow = _pool_out(x.shape, geo[:2], geo[2:4], geo[4:])
+    y = _empty((n, c, oh, ow), x.dtype, "avg_pool2d")
+    blocks, threads = _flat_launch(y.size)
+    _launch(_pool.kernel("avg_forward", x.dtype), blocks, threads, _compact(x).reshape(n * c, h, w),
+            y.reshape(n * c, oh, ow), *geo, bool(count_include_pad))
+    return y
+
+
+def avg_pool2d_backward(grad_y: Any, x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+                        padding: tuple[int, int], count_include_pad: bool) -> Any:
+    """A gather for every geometry: each input element sums ``dy / divisor`` over the windows that
+    hold it (closed-form ranges), written once; no atomics even where windows overlap."""
+    x_shape = tuple(x_shape)
+    geo = _pool_args(kernel, stride, padding)
+    if not (geo is not None and _native(grad_y) and grad_y.ndim == 4 and grad_y.size > 0 and len(x_shape) == 4
+            and tuple(grad_y.shape) == (*x_shape[:2], *_pool_out(x_shape, geo[:2], geo[2:4], geo[4:]))):
+        return reference.avg_pool2d_backward(grad_y, x_shape, kernel, stride, padding, count_include_pad)
+    n, c, h, w = x_shape
+    oh, ow = grad_y.shape[2:]
+    gx = _empty(x_shape, grad_y.dtype, "avg_pool2d_backward")
+    if gx.size:
+        blocks, threads = _flat_launch(gx.size)
+        _launch(_pool.kernel("avg_backward", grad_y.dtype), blocks, threads, _compact(grad_y).reshape(n * c, oh, ow),
+                gx.reshape(n * c, h, w), *geo, bool(count_include_pad))
+    return gx
+
+
+# --------------------------------------------------------------------------- LSTM cell
+
+def _lstm_ok(x: Any, h: Any, c: Any, w_ih: Any, w_hh: Any, *more: Any) -> bool:
+    if not (_native(x, h, c, w_ih, w_hh, *more) and x.ndim == h.ndim == w_ih.ndim == w_hh.ndim == 2):
+        return False
+    n, hid = h.shape
+    return (c.shape == (n, hid) and x.shape[0] == n and w_ih.shape == (4 * hid, x.shape[1])
+            and w_hh.shape == (4 * hid, hid))
+
+
+def lstm_cell(x: Any, h: Any, c: Any, w_ih: Any, w_hh: Any, b: Any) -> tuple[Any, Any, Any]:
+    """Gate GEMMs ``x @ w_ih^T`` and ``h @ w_hh^T`` through :func:`matmul` (the ladder's kernels take
+    compact operands, so the transposed weights are compacted there), then one fused pointwise kernel
+    for bias, activations, ``c'`` and ``h'``."""
+    if not (_lstm_ok(x, h, c, w_ih, w_hh, b) and b.shape == (w_ih.shape[0],)):
+        return reference.lstm_cell(x, h, c, w_ih, w_hh, b)
+    n, hid = h.shape
+    gx, gh = matmul(x, w_ih.T), matmul(h, w_hh.T)
+    h_new = _empty((n, hid), x.dtype, "lstm_cell")
+    c_new = _empty((n, hid), x.dtype, "lstm_cell")
+    act = _empty((n, 4 * hid), x.dtype, "lstm_cell")
+    if h_new.size:
+        blocks, threads = _flat_launch(h_new.size)
+        _launch(_lstm.kernel("forward", x.dtype), blocks, threads,
+                _compact(gx), _compact(gh), _compact(b), _compact(c), h_new, c_new, act)
+    return h_new, c_new, act
+
+
+def lstm_cell_backward(x: Any, h: Any, c: Any, w_ih: Any, w_hh: Any, gates: Any, grad_h: Any,
+                       grad_c: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """One fused pointwise kernel for the pre-activation gradient ``d`` and ``dc``, then four GEMMs
+    through :func:`matmul` and a column sum for ``db`` (an axis-0 sum: the array namespace's, as the
+    ``sum`` kernel reduces the last axis only)."""
+    if not (_lstm_ok(x, h, c, w_ih, w_hh, gates, grad_h, grad_c) and gates.shape == (h.shape[0], 4 * h.shape[1])
+            and grad_h.shape == h.shape and grad_c.shape == h.shape):
+        return reference.lstm_cell_backward(x, h, c, w_ih, w_hh, gates, grad_h, grad_c)
+    n, hid = h.shape
+    d = _empty((n, 4 * hid), x.dtype, "lstm_cell_backward")
+    dc = _empty((n, hid), x.dtype, "lstm_cell_backward")
+    if dc.size:
+        blocks, threads = _flat_launch(dc.size)
+        _launch(_lstm.kernel("backward", x.dtype), blocks, threads,
+                _compact(gates), _compact(c), _compact(grad_h), _compact(grad_c), d, dc)
+    return matmul(d, w_ih), matmul(d, w_hh), dc, matmul(d.T, x), matmul(d.T, h), d.sum(axis=0)
+
+
 HANDWRITTEN: tuple[str, ...] = (
     "matmul", "conv2d", "conv2d_backward", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
     "cross_entropy", "cross_entropy_backward",
     "add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "tanh", "tanh_backward", "sigmoid",
     "sigmoid_backward", "relu", "relu_backward", "maximum", "minimum",
     "sum", "mean", "max", "min",
+    "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "lstm_cell", "lstm_cell_backward",
 )
 """The entries this backend implements; the rest of the contract falls back to the reference."""

@@ -167,3 +167,107 @@ def test_mlp_training_step_matches_cpu():
     np.testing.assert_allclose(loss_gpu, loss_cpu, rtol=1e-5)
     for got, expected in zip(gpu, cpu):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- pooling and the LSTM cell
+
+# (shape, kernel, stride, padding): the ResNet stem's overlapping 3x3/2 (max-pool backward scatters),
+# non-overlapping 2x2/2 (it gathers), an uneven overlapping geometry, and windows with gaps between them.
+POOL_CASES = [((32, 64, 112, 112), (3, 3), (2, 2), (1, 1)), ((16, 96, 55, 55), (2, 2), (2, 2), (0, 0)),
+              ((8, 33, 61, 47), (3, 2), (1, 2), (1, 1)), ((4, 17, 129, 127), (4, 3), (5, 3), (2, 1))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"x{c[0]}k{c[1]}s{c[2]}p{c[3]}")
+def test_max_pool2d_large(nb, case, dtype):
+    backend, _ = nb
+    shape, kernel, stride, padding = case
+    x = _rand(shape, dtype, 20)
+    x[..., ::3, 1] = x[..., ::3, 0]                                   # ties: the first maximum wins
+    y, index = backend.max_pool2d(x, kernel, stride, padding)
+    ry, rindex = R.max_pool2d(x, kernel, stride, padding)
+    assert isinstance(y, cupy.ndarray) and y.dtype == dtype and index.dtype == np.int64
+    assert bool((y == ry).all()) and bool((index == rindex).all())
+    gy = _rand(y.shape, dtype, 21)
+    expected = R.max_pool2d_backward(gy, rindex, shape)
+    assert _rel(backend.max_pool2d_backward(gy, index, shape), expected) < REL[dtype]
+    # an index array the forward did not return: geometry unknown, so the atomic scatter
+    assert _rel(backend.max_pool2d_backward(gy, index.copy(), shape), expected) < REL[dtype]
+
+
+def test_max_pool2d_nan_and_minus_inf(nb):
+    backend, _ = nb
+    x = cupy.asarray([[[[1, np.nan, 3, 3], [2, 5, 5, np.nan], [-np.inf, -np.inf, 0, 1],
+                        [-np.inf, -np.inf, 1, 1]]]], dtype=np.float32)
+    for kernel, stride, padding in [((2, 2), (2, 2), (0, 0)), ((2, 2), (1, 1), (1, 1)), ((3, 3), (1, 1), (1, 1))]:
+        y, index = backend.max_pool2d(x, kernel, stride, padding)
+        ry, rindex = R.max_pool2d(x, kernel, stride, padding)
+        np.testing.assert_array_equal(cupy.asnumpy(y), cupy.asnumpy(ry))
+        np.testing.assert_array_equal(cupy.asnumpy(index), cupy.asnumpy(rindex))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"x{c[0]}k{c[1]}s{c[2]}p{c[3]}")
+def test_avg_pool2d_large(nb, case, count_include_pad, dtype):
+    backend, _ = nb
+    shape, kernel, stride, padding = case
+    args = (kernel, stride, padding, count_include_pad)
+    x = _rand(shape, dtype, 22)
+    y = backend.avg_pool2d(x, *args)
+    assert isinstance(y, cupy.ndarray) and y.dtype == dtype
+    assert _rel(y, R.avg_pool2d(x, *args)) < REL[dtype] * 5
+    gy = _rand(y.shape, dtype, 23)
+    assert _rel(backend.avg_pool2d_backward(gy, shape, *args), R.avg_pool2d_backward(gy, shape, *args)) < REL[dtype] * 5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("NIH", [(1, 1, 1), (129, 127, 130), (1000, 512, 1001)], ids=lambda s: "x".join(map(str, s)))
+def test_lstm_cell_large(nb, NIH, dtype):
+    """Against the reference in float64 on the same inputs (the float32 GEMMs accumulate in float32)."""
+    backend, _ = nb
+    N, I, H = NIH
+    x, h, c = _rand((N, I), dtype, 24), _rand((N, H), dtype, 25), _rand((N, H), dtype, 26)
+    w_ih, w_hh, b = ((_rand(s, dtype, seed) * 0.2).astype(dtype) for s, seed in (((4 * H, I), 27), ((4 * H, H), 28),
+                                                                                 ((4 * H,), 29)))
+    f64 = [a.astype(np.float64) for a in (x, h, c, w_ih, w_hh, b)]
+    out = backend.lstm_cell(x, h, c, w_ih, w_hh, b)
+    for got, expected in zip(out, R.lstm_cell(*f64)):
+        assert isinstance(got, cupy.ndarray) and got.dtype == dtype
+        assert _rel(got, expected) < REL[dtype] * 20
+    gh, gc = _rand((N, H), dtype, 30), _rand((N, H), dtype, 31)
+    grads = backend.lstm_cell_backward(x, h, c, w_ih, w_hh, out[2], gh, gc)
+    ref = R.lstm_cell_backward(*f64[:5], out[2].astype(np.float64), gh.astype(np.float64), gc.astype(np.float64))
+    for got, expected in zip(grads, ref):
+        assert got.dtype == dtype and _rel(got, expected) < REL[dtype] * 50
+
+
+def test_pooling_and_lstm_training_step_matches_cpu():
+    """Forward and backward through F.max_pool2d, F.avg_pool2d and nn.LSTMCell with the numba backend
+    give the gradients the cpu gives."""
+    import tensorcore.nn.functional as F
+
+    rng = np.random.default_rng(32)
+    image = rng.standard_normal((8, 16, 33, 31)).astype(np.float32)
+    seq = rng.standard_normal((5, 32, 64)).astype(np.float32)
+    cpu_cell = tc.nn.LSTMCell(64, 128)
+    state = {k: v.numpy() for k, v in cpu_cell.state_dict().items()}
+
+    def run(device):
+        cell = cpu_cell if device == "cpu" else tc.nn.LSTMCell(64, 128, device=device)
+        cell.load_state_dict({k: tc.tensor(v, device=device) for k, v in state.items()})
+        img = tc.tensor(image, device=device, requires_grad=True)
+        pooled = F.max_pool2d(img, 3, stride=2, padding=1) * F.avg_pool2d(img, (3, 2), 2, 1, count_include_pad=False)
+        h = c = None
+        for t in range(seq.shape[0]):
+            h, c = cell(tc.tensor(seq[t], device=device), None if h is None else (h, c))
+        loss = (pooled * pooled).sum() + (h * h).sum() + c.sum()
+        loss.backward()
+        return loss.item(), [g.cpu().numpy() for g in [img.grad] + [p.grad for p in cell.parameters()]]
+
+    loss_cpu, cpu = run("cpu")
+    with tc.use_backend("numba"):
+        loss_gpu, gpu = run("cuda")
+    np.testing.assert_allclose(loss_gpu, loss_cpu, rtol=1e-5)
+    for got, expected in zip(gpu, cpu):
+        assert np.linalg.norm(got - expected) <= 1e-4 * np.linalg.norm(expected)
