@@ -5,21 +5,22 @@
 // so every window holds at least one real element. Planes are N*C independent H x W images; a flat
 // index `plane * H * W + h * W + w` addresses the input.
 //
-// max_pool2d_forward: one thread per output element (grid-stride). The window is scanned in row-major
-//   order over ALL KH*KW positions, padding included as -inf, exactly like the reference's argmax over
-//   the -inf-padded window view: the first maximum wins ties, and the first NaN is the maximum. The
-//   index is h * W + w of the winner in its plane (PyTorch's return_indices convention); it lies in
-//   the padding only when the real elements of the window are all -inf, as in the reference.
-//   Cost: KH*KW reads (cached: neighbouring windows share them) and 2 writes an output.
+// max_pool2d_forward: one thread per output element (grid-stride). The window's real (unpadded)
+//   elements are scanned in row-major order: the first maximum wins ties, and the first NaN is the
+//   maximum. That is the reference's argmax over the -inf-padded window view, since -inf padding can
+//   only tie, never win, and where it ties (a window whose real elements are all -inf) the reference
+//   and PyTorch also report the first real element. The index is h * W + w of the winner in its plane
+//   (PyTorch's return_indices convention), always inside the plane.
+//   Cost: at most KH*KW reads (cached: neighbouring windows share them) and 2 writes an output.
 // max_pool2d_backward:
 //   * windows that do not overlap (SH >= KH and SW >= KW): a GATHER, one thread per input element.
 //     At most one window contains (h, w); the thread reads that window's index and writes grad or 0.
 //     Every input element is written exactly once: no atomics, no zero-fill, deterministic.
 //   * overlapping windows: a SCATTER, one thread per output, atomicAdd of its gradient into a zeroed
 //     input gradient (several windows may pick the same element). Non-deterministic summation order.
-//   An index outside the plane (possible only for an all--inf window with padding) is dropped, and in
-//   the gather an index outside the thread's own window likewise; the reference would route such a
-//   gradient to a neighbouring element or plane.
+//   An index outside the plane (never produced by the forward) is dropped, and in the gather an index
+//   outside the thread's own window likewise; the reference would route such a gradient to a
+//   neighbouring element or plane.
 // avg_pool2d_forward: one thread per output, sum of the real elements / divisor, where the divisor is
 //   KH*KW (count_include_pad) or the number of real elements in the window (valid rows x valid cols).
 // avg_pool2d_backward: a gather for every geometry, one thread per input element, summing
@@ -48,14 +49,14 @@ __global__ void max_pool2d_forward(const T* __restrict__ x, T* __restrict__ y, l
         const long long plane = i / ((long long)g.OW * g.OH);
         const T* xp = x + plane * g.H * g.W;
         const int h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
+        const int h_lo = max(h0, 0), h_hi = min(h0 + g.KH, g.H);
+        const int w_lo = max(w0, 0), w_hi = min(w0 + g.KW, g.W);
         T best = T(0);
-        int bh = 0, bw = 0;
+        int bh = h_lo, bw = w_lo;
         bool first = true;
-        for (int a = 0; a < g.KH; ++a) {
-            const int h = h0 + a;
-            for (int b = 0; b < g.KW; ++b) {
-                const int w = w0 + b;
-                const T v = (h >= 0 && h < g.H && w >= 0 && w < g.W) ? xp[h * g.W + w] : neg_inf<T>();
+        for (int h = h_lo; h < h_hi; ++h) {
+            for (int w = w_lo; w < w_hi; ++w) {
+                const T v = xp[h * g.W + w];
                 // argmax order: take the first element, then only a strictly larger one or a NaN
                 // (and nothing once the best is NaN).
                 if (first || (best == best && (v > best || v != v))) {
