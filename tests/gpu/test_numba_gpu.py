@@ -54,7 +54,8 @@ def test_backend_is_the_cuda_default(nb):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", ["naive", "coalesced", "smem_tiled", "blocktile_1d", "blocktile_2d"])
+@pytest.mark.parametrize("name", ["naive", "coalesced", "smem_tiled", "blocktile_1d", "blocktile_2d", "conflict_free",
+                                  "double_buffered"])
 def test_matmul_variants_large_and_odd(nb, name, dtype):
     _, glue = nb
     a, b = _rand((1000, 999), dtype, 1), _rand((999, 1001), dtype, 2)
@@ -271,3 +272,62 @@ def test_pooling_and_lstm_training_step_matches_cpu():
     np.testing.assert_allclose(loss_gpu, loss_cpu, rtol=1e-5)
     for got, expected in zip(gpu, cpu):
         assert np.linalg.norm(got - expected) <= 1e-4 * np.linalg.norm(expected)
+
+
+# --------------------------------------------------------------------------- convolution
+
+# (x shape, w shape, stride, padding, dilation, groups): the course CNN's layers, a ResNet-like 3x3 with
+# stride 2, a 7x7 stem, grouped and depthwise convolutions, and odd sizes that fit no tile.
+CONV_CASES = [
+    ((100, 1, 28, 28), (25, 1, 3, 3), (1, 1), (0, 0), (1, 1), 1),
+    ((32, 64, 28, 28), (128, 64, 3, 3), (2, 2), (1, 1), (1, 1), 1),
+    ((8, 3, 67, 61), (16, 3, 7, 7), (2, 2), (3, 3), (1, 1), 1),
+    ((5, 12, 17, 19), (18, 4, 3, 2), (1, 2), (1, 0), (2, 1), 3),
+    ((4, 32, 15, 15), (32, 1, 3, 3), (1, 1), (1, 1), (1, 1), 32),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: "x".join(map(str, c[0])) + f"_g{c[5]}")
+def test_conv2d_large(nb, case, dtype):
+    backend, _ = nb
+    xs, ws, stride, padding, dilation, groups = case
+    x, w = _rand(xs, dtype, 30), _rand(ws, dtype, 31)
+    y = backend.conv2d(x, w, stride, padding, dilation, groups)
+    assert isinstance(y, cupy.ndarray) and y.dtype == dtype and y.flags.c_contiguous
+    assert _rel(y, R.conv2d(x, w, stride, padding, dilation, groups)) < REL[dtype] * 10
+    gy = _rand(y.shape, dtype, 32)
+    got = backend.conv2d_backward(x, w, gy, stride, padding, dilation, groups, True, True)
+    want = R.conv2d_backward(x, w, gy, stride, padding, dilation, groups, True, True)
+    for g, e in zip(got, want):
+        assert g.shape == e.shape and g.dtype == dtype
+        assert _rel(g, e) < REL[dtype] * 100      # sums over N*OH*OW terms: more rounding than the forward
+
+
+def test_cnn_training_step_matches_cpu():
+    """A course-sized CNN step (conv, ReLU, max-pool, Linear, cross-entropy, SGD) on the numba backend
+    gives the cpu's parameters."""
+    from tensorcore import nn
+
+    rng = np.random.default_rng(33)
+    x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+    target = rng.integers(0, 10, 64)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 5 * 5, 10))
+    state = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+
+    def step(device):
+        model.load_state_dict(state)
+        model.to(device)
+        opt = tc.optim.SGD(model.parameters(), lr=0.1)
+        loss = tc.nn.functional.cross_entropy(model(tc.tensor(x, device=device)), tc.tensor(target, device=device))
+        loss.backward()
+        opt.step()
+        return loss.item(), {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+
+    loss_cpu, cpu = step("cpu")
+    with tc.use_backend("numba"):
+        loss_gpu, gpu = step("cuda")
+    np.testing.assert_allclose(loss_gpu, loss_cpu, rtol=1e-5)
+    for name in cpu:
+        np.testing.assert_allclose(gpu[name], cpu[name], rtol=1e-4, atol=1e-5, err_msg=name)
