@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# Device check for the Numba-CUDA backend, on a machine with an NVIDIA GPU, CuPy and numba-cuda:
+# Device check for the GPU backends (numba, cupy), on a machine with an NVIDIA GPU, CuPy and numba-cuda:
 #
-#   bash bench/gpu_check.sh          # from anywhere, in the project's environment; a few minutes
+#   bash bench/gpu_check.sh                      # every stage, in order; about 10 minutes on an H100
+#   bash bench/gpu_check.sh tests sanitize       # some stages (when device time is short: two calls)
+#   bash bench/gpu_check.sh gpu-tests bench      # the GPU tests alone, then both reports
 #
-# 0. installs this checkout without dependencies (the machine has CuPy, numba-cuda, PyTorch, pybind11)
-#    and runs the whole test suite, the GPU tests included;
-# 1. the Numba GPU tests again on their own (tests/gpu/test_numba_gpu.py);
-# 2. compute-sanitizer memcheck + racecheck over one small launch of every kernel, odd shapes (if installed);
-# 3. the numba backend's GPU report, `python -m bench gpu --backend numba` (bench/gpu.py): the matmul
-#    ladder at 1024, 2048 and 4096 against cuBLAS (CuPy, TF32 off), softmax, cross-entropy and pooling
-#    against a device-to-device copy of the same bytes, conv2d and the LSTM cell against PyTorch (TF32
-#    off); CUDA events, median of up to 20 runs after warm-up; JSON and markdown in bench/results/;
-# 4-6. the same for the cupy backend (CUDA C): its GPU tests, compute-sanitizer over them at small
-#    shapes, and `python -m bench gpu --backend cupy`.
-# Prints one line per measurement; exits non-zero on the first failure, except that a benchmark whose
-# measurements fail (listed as FAILED in its report) fails the script only at the end, after both reports.
+# Stages:
+#   tests      installs this checkout without dependencies (the machine has CuPy, numba-cuda, PyTorch,
+#              pybind11) and runs the whole test suite, the GPU tests (tests/gpu) included;
+#   gpu-tests  the same install, then only tests/gpu;
+#   sanitize   compute-sanitizer memcheck + racecheck: over one small launch of every Numba kernel at odd
+#              shapes, and over the cupy backend's GPU tests at small shapes (TC_GPU_SMALL=1);
+#   bench      both GPU reports, `python -m bench gpu --backend numba|cupy` (bench/gpu.py): the matmul
+#              ladders at 1024, 2048 and 4096 against cuBLAS (CuPy, TF32 off), softmax, cross-entropy
+#              and pooling against a device-to-device copy of the same bytes, conv2d and the LSTM cell
+#              against PyTorch (TF32 off); CUDA events, median of up to 20 runs after warm-up; JSON and
+#              markdown in bench/results/ (also as `bench-numba`, `bench-cupy`).
+# Exits non-zero on the first failure, except that a report whose measurements fail (listed as FAILED
+# in it) fails the script only at the end, after the other report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CUPY_TF32=0
@@ -23,12 +26,26 @@ unset NUMBA_ENABLE_CUDASIM
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 python -c "import numba, numba_cuda, cupy; print('numba', numba.__version__, 'numba-cuda', numba_cuda.__version__, 'cupy', cupy.__version__)"
 
-echo "== 0. install without dependencies; the full test suite, GPU tests included"
-python -m pip install -q --no-deps --no-build-isolation -e .
-python -m pytest -q -p no:cacheprovider
+INSTALLED=""
+install() {
+    if [ -z "$INSTALLED" ]; then
+        echo "== install without dependencies"
+        python -m pip install -q --no-deps --no-build-isolation -e .
+        INSTALLED=1
+    fi
+}
 
-echo "== 1. GPU tests"
-python -m pytest -q -p no:cacheprovider -m gpu tests/gpu/test_numba_gpu.py
+stage_tests() {
+    install
+    echo "== tests: the full suite, GPU tests included"
+    python -m pytest -q -p no:cacheprovider
+}
+
+stage_gpu_tests() {
+    install
+    echo "== gpu-tests: tests/gpu"
+    python -m pytest -q -p no:cacheprovider -m gpu tests/gpu
+}
 
 SMALL_RUN=$(cat <<'EOF'
 import numpy as np, cupy, tensorcore as tc
@@ -62,50 +79,68 @@ for dt in (np.float32, np.float64):
     w_ih, w_hh, bias = (rng.standard_normal(s).astype(dt) for s in ((36, 7), (36, 9), (36,)))
     hn, cn, gates = B.lstm_cell(xs, hs, cs, w_ih, w_hh, bias)
     B.lstm_cell_backward(xs, hs, cs, w_ih, w_hh, gates, hn, cn)
+    wc = rng.standard_normal((6, 3, 3, 2)).astype(dt)
+    for stride, pad, dil, groups, w_ in (((1, 1), (1, 0), (1, 1), 1, wc), ((2, 1), (0, 1), (2, 1), 3, wc[:, :1])):
+        yc = B.conv2d(im, w_, stride, pad, dil, groups)
+        B.conv2d_backward(im, w_, yc, stride, pad, dil, groups, True, True)
 cupy.cuda.runtime.deviceSynchronize()
 print("small run of every kernel: done")
 EOF
 )
 
-echo "== 2. compute-sanitizer"
 SANITIZER=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
-if [ -x "$SANITIZER" ]; then
+
+stage_sanitize() {
+    install
+    echo "== sanitize: numba kernels, one small launch each"
+    if [ ! -x "$SANITIZER" ]; then
+        echo "compute-sanitizer not found: running the small launches without it"
+        python -c "$SMALL_RUN"
+        return
+    fi
     "$SANITIZER" --tool memcheck --error-exitcode 1 python -c "$SMALL_RUN"
     "$SANITIZER" --tool racecheck --error-exitcode 1 python -c "$SMALL_RUN"
-else
-    echo "compute-sanitizer not found: running the small launch without it"
-    python -c "$SMALL_RUN"
-fi
-
-echo "== 3. numba backend: timings (python -m bench gpu)"
-# Bounded, so a hung kernel cannot eat the time the cupy sections need.
-BENCH_FAILED=""
-timeout 300 python -m bench gpu --backend numba || BENCH_FAILED="numba"
-
-# ==================================================================================================
-# The cupy backend (CUDA C kernels through NVRTC): tests, compute-sanitizer, and timings against
-# cuBLAS, cuDNN / PyTorch and copy bandwidth. TF32 stays off for every FP32 comparison (CUPY_TF32=0
-# above, PyTorch's flags in bench/gpu.py); the opt-in tf32_mma rung is listed next to FP32 cuBLAS for
-# scale. Timings also go to bench/results/gpu-cupy-<machine>-<time>.json and .md.
-
-echo "== 4. cupy backend: GPU tests"
-python -m pytest -q -p no:cacheprovider -m gpu tests/gpu/test_cupy_gpu.py
-
-echo "== 5. cupy backend: compute-sanitizer over the GPU tests at small shapes"
-CUPY_SELECT="not out_of_memory and not cnn_training and not tensor_api"
-if [ -x "$SANITIZER" ]; then
+    echo "== sanitize: cupy backend, its GPU tests at small shapes"
+    local select="not out_of_memory and not cnn_training and not tensor_api"
     TC_GPU_SMALL=1 "$SANITIZER" --tool memcheck --error-exitcode 1 --report-api-errors no \
-        python -m pytest -q -p no:cacheprovider -x -m gpu tests/gpu/test_cupy_gpu.py -k "$CUPY_SELECT"
+        python -m pytest -q -p no:cacheprovider -x -m gpu tests/gpu/test_cupy_gpu.py -k "$select"
     TC_GPU_SMALL=1 "$SANITIZER" --tool racecheck --error-exitcode 1 --report-api-errors no \
-        python -m pytest -q -p no:cacheprovider -x -m gpu tests/gpu/test_cupy_gpu.py -k "$CUPY_SELECT and float32"
-else
-    echo "compute-sanitizer not found: skipped"
-fi
+        python -m pytest -q -p no:cacheprovider -x -m gpu tests/gpu/test_cupy_gpu.py -k "$select and float32"
+}
 
-echo "== 6. cupy backend: timings (python -m bench gpu)"
-timeout 300 python -m bench gpu --backend cupy || BENCH_FAILED="${BENCH_FAILED:+$BENCH_FAILED, }cupy"
-if [ -n "${BENCH_FAILED:-}" ]; then
+# A report that fails is remembered and fails the script at the end, so the other report still runs;
+# each is bounded, so a hung kernel cannot eat the other's time. TF32 stays off for every FP32
+# comparison (CUPY_TF32=0 above, PyTorch's flags in bench/gpu.py); cupy's opt-in tf32_mma rung is listed
+# next to FP32 cuBLAS for scale.
+BENCH_FAILED=""
+stage_bench_numba() {
+    install
+    echo "== bench: numba backend (python -m bench gpu)"
+    timeout 300 python -m bench gpu --backend numba || BENCH_FAILED="${BENCH_FAILED:+$BENCH_FAILED, }numba"
+}
+
+stage_bench_cupy() {
+    install
+    echo "== bench: cupy backend (python -m bench gpu)"
+    timeout 300 python -m bench gpu --backend cupy || BENCH_FAILED="${BENCH_FAILED:+$BENCH_FAILED, }cupy"
+}
+
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(tests sanitize bench)
+for stage in "${stages[@]}"; do
+    case "$stage" in
+        tests) stage_tests ;;
+        gpu-tests) stage_gpu_tests ;;
+        sanitize) stage_sanitize ;;
+        bench) stage_bench_numba; stage_bench_cupy ;;
+        bench-numba) stage_bench_numba ;;
+        bench-cupy) stage_bench_cupy ;;
+        *) echo "gpu_check: unknown stage '$stage' (expected tests, gpu-tests, sanitize, bench, bench-numba, bench-cupy)" >&2
+           exit 2 ;;
+    esac
+done
+if [ -n "$BENCH_FAILED" ]; then
     echo "gpu_check: the GPU report failed for: $BENCH_FAILED (see FAILED and the messages above)"
     exit 1
 fi
-echo "gpu_check: done"
+echo "gpu_check: done (${stages[*]})"
