@@ -290,11 +290,12 @@ def softmax_variants(name: str, cols: int) -> tuple[dict[str, Callable[..., Any]
 
 
 def _pool_note(name: str, kernel: int, stride: int) -> str:
-    if name != "cupy":
+    """How the GPU backends' max-pool backward runs for this geometry."""
+    if name not in ("cupy", "numba"):
         return ""
-    from tensorcore.backends import cupy as glue
+    from tensorcore.backends import pool_geometry
 
-    return "atomic scatter (windows overlap)" if glue.pool_overlaps((kernel, kernel), (stride, stride)) else "gather"
+    return "atomic scatter (windows overlap)" if pool_geometry.overlaps((kernel, kernel), (stride, stride)) else "gather"
 
 
 # --------------------------------------------------------------------------- measuring

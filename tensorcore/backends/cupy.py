@@ -41,7 +41,6 @@ from __future__ import annotations
 import builtins
 import math
 import re
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -50,7 +49,7 @@ import numpy as np
 
 from ..device import empty as device_empty
 from ..device import zeros as device_zeros
-from . import reference
+from . import pool_geometry, reference
 from .registry import BackendUnavailable
 
 # =========================================================================== configuration (no CuPy)
@@ -262,11 +261,6 @@ def optim_chunks(sizes: list[int], chunk: int = OPTIM_CHUNK) -> tuple[list[int],
             tensors.append(t)
             starts.append(s)
     return tensors, starts
-
-
-def pool_overlaps(kernel: tuple[int, int], stride: tuple[int, int]) -> bool:
-    """Whether pooling windows overlap (then max-pool backward scatters with atomics)."""
-    return stride[0] < kernel[0] or stride[1] < kernel[1]
 
 
 # =========================================================================== run time (CuPy)
@@ -659,30 +653,6 @@ def conv2d_backward(x: Any, w: Any, grad_y: Any, stride: tuple[int, int], paddin
 
 # --------------------------------------------------------------------------- pooling
 
-# Max-pool backward takes only (grad_y, index, x_shape); the window geometry that decides between the
-# atomic-free gather and the atomic scatter is remembered here for each index array the forward
-# returned, keyed by id() and checked by identity through a weak reference (so a recycled id or an
-# index array from another backend never picks up a stale geometry: those take the scatter, which is
-# right for every geometry).
-_POOL_GEOMETRY: dict[int, tuple[Any, tuple]] = {}
-
-
-def _remember_geometry(index: Any, geometry: tuple) -> None:
-    key = id(index)
-    try:
-        ref = weakref.ref(index, lambda _, key=key: _POOL_GEOMETRY.pop(key, None))
-    except TypeError:   # arrays that cannot be weakly referenced: always scatter
-        return
-    _POOL_GEOMETRY[key] = (ref, geometry)
-
-
-def _recall_geometry(index: Any) -> tuple | None:
-    entry = _POOL_GEOMETRY.get(id(index))
-    if entry is None or entry[0]() is not index:
-        return None
-    return entry[1]
-
-
 def _pool_ok(x: Any) -> bool:
     return _native(x) and x.ndim == 4 and _fits_int32(x.size)
 
@@ -712,7 +682,7 @@ def max_pool2d(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
         blocks, threads = flat_launch(y.size)
         _launch("pool.cu", f"tc::max_pool2d_forward<{_TYPES[x.dtype.name]}>", blocks, threads,
                 (_compact(x), y, index, _i32(n * c), *_pool_geo(x.shape, out_hw, kernel, stride, padding)), _device(x))
-    _remember_geometry(index, (tuple(x.shape), tuple(kernel), tuple(stride), tuple(padding)))
+    pool_geometry.remember(index, (tuple(x.shape), tuple(kernel), tuple(stride), tuple(padding)))
     return y, index
 
 
@@ -727,10 +697,10 @@ def max_pool2d_backward(grad_y: Any, index: Any, x_shape: tuple[int, ...]) -> An
     n, c, h, w = x_shape
     oh, ow = grad_y.shape[2:]
     dt = _TYPES[grad_y.dtype.name]
-    geometry = _recall_geometry(index)
+    geometry = pool_geometry.recall(index)
     gy, idx = _compact(grad_y), _compact(index)
     dev = _device(grad_y)
-    if geometry is not None and geometry[0] == x_shape and not pool_overlaps(geometry[1], geometry[2]):
+    if geometry is not None and geometry[0] == x_shape and not pool_geometry.overlaps(geometry[1], geometry[2]):
         _, kernel, stride, padding = geometry
         gx = _empty(x_shape, grad_y.dtype, "max_pool2d_backward")
         if gx.size:

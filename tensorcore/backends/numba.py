@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import builtins
 import math
-import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -27,7 +26,7 @@ import numpy as np
 from ..device import cuda_status, simulated
 from ..device import empty as device_empty
 from ..device import zeros as device_zeros
-from . import reference
+from . import pool_geometry, reference
 from .registry import BackendUnavailable
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -528,30 +527,6 @@ min = _reduce_entry("min")  # noqa: A001
 
 # --------------------------------------------------------------------------- pooling
 
-# Max-pool backward gets only (grad_y, index, x_shape); the window geometry that decides between the
-# atomic-free gather and the atomic scatter is remembered here for each index array the forward
-# returned, keyed by id() and checked by identity through a weak reference, so a recycled id or an
-# index array made elsewhere never picks up a stale geometry: those take the scatter, which is right
-# for every geometry.
-_POOL_GEOMETRY: dict[int, tuple[Any, tuple]] = {}
-
-
-def _remember_geometry(index: Any, geometry: tuple) -> None:
-    key = id(index)
-    try:
-        ref = weakref.ref(index, lambda _, key=key: _POOL_GEOMETRY.pop(key, None))
-    except TypeError:   # arrays that cannot be weakly referenced: always scatter
-        return
-    _POOL_GEOMETRY[key] = (ref, geometry)
-
-
-def _recall_geometry(index: Any) -> tuple | None:
-    entry = _POOL_GEOMETRY.get(id(index))
-    if entry is None or entry[0]() is not index:
-        return None
-    return entry[1]
-
-
 def _pool_out(x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
               padding: tuple[int, int]) -> tuple[int, int]:
     return (reference._out_size(x_shape[2], kernel[0], stride[0], padding[0], 1),
@@ -590,7 +565,7 @@ def max_pool2d(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
     blocks, threads = _flat_launch(y.size)
     _launch(_pool.kernel("max_forward", x.dtype), blocks, threads, _compact(x).reshape(n * c, h, w),
             y.reshape(n * c, oh, ow), index.reshape(n * c, oh, ow), *geo)
-    _remember_geometry(index, (tuple(x.shape), geo))
+    pool_geometry.remember(index, (tuple(x.shape), geo))
     return y, index
 
 
@@ -605,10 +580,9 @@ def max_pool2d_backward(grad_y: Any, index: Any, x_shape: tuple[int, ...]) -> An
     n, c, h, w = x_shape
     oh, ow = grad_y.shape[2:]
     gy, idx = _compact(grad_y), _compact(index)
-    geometry = _recall_geometry(index)
+    geometry = pool_geometry.recall(index)
     if geometry is not None and geometry[0] == x_shape:
-        kh, kw, sh, sw = geometry[1][:4]
-        if sh >= kh and sw >= kw:
+        if not pool_geometry.overlaps(geometry[1][:2], geometry[1][2:4]):
             gx = _empty(x_shape, grad_y.dtype, "max_pool2d_backward")
             if gx.size:
                 blocks, threads = _flat_launch(gx.size)

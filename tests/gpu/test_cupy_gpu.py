@@ -10,19 +10,12 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import gpu_env
 import pytest
 
 pytestmark = pytest.mark.gpu
 
-if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-    pytest.skip("needs a real GPU; this process runs Numba's CUDA simulator", allow_module_level=True)
-cupy = pytest.importorskip("cupy", reason="needs CuPy and an NVIDIA GPU (pip install tensorcore[cuda13])")
-try:
-    _gpus = cupy.cuda.runtime.getDeviceCount()
-except Exception as exc:  # driver missing
-    pytest.skip(f"no usable CUDA driver or GPU ({exc})", allow_module_level=True)
-if not _gpus:
-    pytest.skip("no NVIDIA GPU was found", allow_module_level=True)
+cupy = gpu_env.require_gpu()
 
 import tensorcore as tc  # noqa: E402
 from tensorcore.backends import reference as R  # noqa: E402
