@@ -12,7 +12,9 @@ a bare ``0.5`` is a float64 and would silently promote float32 arithmetic to flo
 from __future__ import annotations
 
 import math
+from typing import Callable
 
+import numba
 import numpy as np
 from numba import config, cuda
 
@@ -106,3 +108,35 @@ def warp_max(v):
         v = nanmax(v, cuda.shfl_xor_sync(FULL_MASK, v, off))
         off //= 2
     return v
+
+
+class KernelFamily:
+    """Kernels of one module, each built per float dtype by a factory ``make(T) -> function``.
+
+    Shared and local arrays and constants like ``T(0)`` need the element type at compile time, so a
+    kernel is a closure over its Numba type ``T``. ``python(kind, dtype)`` is the plain function (what
+    ``cuda.compile_ptx`` takes); ``kernel(kind, dtype)`` the ``cuda.jit`` kernel, built once per pair
+    and compiled on its first launch.
+    """
+
+    def __init__(self, op: str, makers: dict[str, Callable]) -> None:
+        self.op = op
+        self.kinds: tuple[str, ...] = tuple(makers)
+        self._makers = dict(makers)
+        self._jitted: dict[tuple[str, str], Callable] = {}
+
+    def check(self, kind: str) -> None:
+        if kind not in self._makers:
+            raise ValueError(f"{self.op}: unknown kernel {kind!r}; expected one of {self.kinds}")
+
+    def python(self, kind: str, dtype) -> Callable:
+        """The undecorated kernel ``kind`` for ``dtype`` (float32 or float64)."""
+        self.check(kind)
+        return self._makers[kind](numba.from_dtype(np.dtype(dtype)))
+
+    def kernel(self, kind: str, dtype) -> Callable:
+        """The ``cuda.jit`` kernel ``kind`` for ``dtype``."""
+        key = (kind, np.dtype(dtype).str)
+        if key not in self._jitted:
+            self._jitted[key] = cuda.jit(self.python(kind, dtype))
+        return self._jitted[key]

@@ -34,11 +34,11 @@ G)`` (:data:`GEOMETRY`), passed by value in the launch parameters. Indices are 6
 """
 from __future__ import annotations
 
-import functools
-
 import numba
 import numpy as np
 from numba import cuda
+
+from .common import KernelFamily
 
 GEOMETRY = ("N", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "G")
 """The order of the geometry tuple every kernel here takes."""
@@ -123,33 +123,17 @@ def swap01(src, dst):
         dst[b, a, l_] = src[a, b, l_]
 
 
-def python(name: str, dtype):
-    """The undecorated kernel ``name`` (``im2col``, ``im2col_t``, ``col2im``, ``swap01``) for ``dtype``,
-    for ``cuda.compile_ptx``."""
-    T = numba.from_dtype(np.dtype(dtype))
-    if name == "im2col":
-        return _make_im2col(T, False)
-    if name == "im2col_t":
-        return _make_im2col(T, True)
-    if name == "col2im":
-        return _make_col2im(T)
-    if name == "swap01":
-        return swap01
-    raise ValueError(f"unknown conv kernel {name!r}; expected im2col, im2col_t, col2im or swap01")
-
-
-@functools.lru_cache(maxsize=None)
-def _kernel(name: str, dtype: str):
-    return cuda.jit(python(name, np.dtype(dtype)))
-
-
-def kernel(name: str, dtype):
-    """The ``cuda.jit`` kernel ``name`` for ``dtype`` (compiled once per dtype, on first launch)."""
-    return _kernel(name, np.dtype(dtype).str)
+_FAMILY = KernelFamily("conv", {
+    "im2col": lambda T: _make_im2col(T, False), "im2col_t": lambda T: _make_im2col(T, True),
+    "col2im": _make_col2im, "swap01": lambda T: swap01,
+})
+KINDS = _FAMILY.kinds
+python, kernel = _FAMILY.python, _FAMILY.kernel
 
 
 def signature(name: str, dtype) -> tuple:
     """Argument types of kernel ``name`` for ``cuda.compile_ptx``."""
+    _FAMILY.check(name)
     T = numba.from_dtype(np.dtype(dtype))
     geo = numba.types.UniTuple(numba.int64, len(GEOMETRY))
     a3, a4 = numba.types.Array(T, 3, "C"), numba.types.Array(T, 4, "C")
@@ -157,6 +141,4 @@ def signature(name: str, dtype) -> tuple:
         return a4, a3, geo
     if name == "col2im":
         return a3, a4, geo
-    if name == "swap01":
-        return a3, a3
-    raise ValueError(f"unknown conv kernel {name!r}")
+    return a3, a3

@@ -34,16 +34,11 @@ Per-dtype kernels (``T`` closed over: constants are ``T(1)``, so float32 stays f
 """
 from __future__ import annotations
 
-import functools
-from typing import Callable
-
 import numba
 import numpy as np
 from numba import cuda
 
-from .common import tanh
-
-KINDS = ("forward", "backward")
+from .common import KernelFamily, tanh
 
 
 def _make_forward(T):
@@ -95,34 +90,14 @@ def _make_backward(T):
     return lstm_cell_backward
 
 
-_MAKERS: dict[str, Callable] = {"forward": _make_forward, "backward": _make_backward}
-
-
-def _check(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"lstm: unknown kernel {kind!r}; expected one of {KINDS}")
-
-
-def python(kind: str, dtype) -> Callable:
-    """The undecorated kernel ``kind`` for ``dtype`` (float32 or float64), for ``cuda.compile_ptx``."""
-    _check(kind)
-    return _MAKERS[kind](numba.from_dtype(np.dtype(dtype)))
-
-
-@functools.lru_cache(maxsize=None)
-def _jitted(kind: str, dtype: str):
-    return cuda.jit(python(kind, np.dtype(dtype)))
-
-
-def kernel(kind: str, dtype):
-    """The ``cuda.jit`` kernel ``kind`` for ``dtype``, compiled once per pair."""
-    _check(kind)
-    return _jitted(kind, np.dtype(dtype).str)
+_FAMILY = KernelFamily("lstm", {"forward": _make_forward, "backward": _make_backward})
+KINDS = _FAMILY.kinds
+python, kernel = _FAMILY.python, _FAMILY.kernel
 
 
 def signature(kind: str, dtype) -> tuple:
     """Argument types of kernel ``kind`` for ``cuda.compile_ptx``: the bias is 1-D, the rest 2-D."""
-    _check(kind)
+    _FAMILY.check(kind)
     T = numba.from_dtype(np.dtype(dtype))
     mat, vec = numba.types.Array(T, 2, "C"), numba.types.Array(T, 1, "C")
     if kind == "forward":

@@ -46,15 +46,13 @@ Per-dtype kernels (``T`` closed over: constants are ``T(0)``, so float32 stays f
 """
 from __future__ import annotations
 
-import functools
 import math
-from typing import Callable
 
 import numba
 import numpy as np
 from numba import cuda
 
-KINDS = ("max_forward", "max_backward_gather", "max_backward_scatter", "avg_forward", "avg_backward")
+from .common import KernelFamily
 
 
 def _make_max_forward(T):
@@ -164,38 +162,18 @@ def _make_avg_backward(T):
     return avg_pool2d_backward
 
 
-_MAKERS: dict[str, Callable] = {
+_FAMILY = KernelFamily("pool", {
     "max_forward": _make_max_forward, "max_backward_gather": _make_max_backward_gather,
     "max_backward_scatter": _make_max_backward_scatter, "avg_forward": _make_avg_forward,
     "avg_backward": _make_avg_backward,
-}
-
-
-def _check(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"pool: unknown kernel {kind!r}; expected one of {KINDS}")
-
-
-def python(kind: str, dtype) -> Callable:
-    """The undecorated kernel ``kind`` for ``dtype`` (float32 or float64), for ``cuda.compile_ptx``."""
-    _check(kind)
-    return _MAKERS[kind](numba.from_dtype(np.dtype(dtype)))
-
-
-@functools.lru_cache(maxsize=None)
-def _jitted(kind: str, dtype: str):
-    return cuda.jit(python(kind, np.dtype(dtype)))
-
-
-def kernel(kind: str, dtype):
-    """The ``cuda.jit`` kernel ``kind`` for ``dtype``, compiled once per pair."""
-    _check(kind)
-    return _jitted(kind, np.dtype(dtype).str)
+})
+KINDS = _FAMILY.kinds
+python, kernel = _FAMILY.python, _FAMILY.kernel
 
 
 def signature(kind: str, dtype) -> tuple:
     """Argument types of kernel ``kind`` for ``cuda.compile_ptx``."""
-    _check(kind)
+    _FAMILY.check(kind)
     T = numba.from_dtype(np.dtype(dtype))
     planes, idx = numba.types.Array(T, 3, "C"), numba.types.Array(numba.int64, 3, "C")
     geom = (numba.int64,) * 6
