@@ -83,6 +83,8 @@ for dt in (np.float32, np.float64):
     for stride, pad, dil, groups, w_ in (((1, 1), (1, 0), (1, 1), 1, wc), ((2, 1), (0, 1), (2, 1), 3, wc[:, :1])):
         yc = B.conv2d(im, w_, stride, pad, dil, groups)
         B.conv2d_backward(im, w_, yc, stride, pad, dil, groups, True, True)
+    for vmax in (None, cupy.zeros_like(x)):
+        B.adam_step(x, g, cupy.zeros_like(x), cupy.zeros_like(x), vmax, 3, 1e-3, 0.9, 0.999, 1e-8, 0.01, True, False)
 cupy.cuda.runtime.deviceSynchronize()
 print("small run of every kernel: done")
 EOF

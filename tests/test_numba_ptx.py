@@ -24,7 +24,7 @@ if numba.config.ENABLE_CUDASIM:
     pytest.skip("numba.cuda in this process is the simulator (NUMBA_ENABLE_CUDASIM was set when numba was "
                 "first imported); run the PTX check in a fresh process", allow_module_level=True)
 
-from tensorcore.kernels.numba import conv, elementwise, loss, lstm, matmul, pool, reduction, softmax  # noqa: E402
+from tensorcore.kernels.numba import conv, elementwise, loss, lstm, matmul, optim, pool, reduction, softmax  # noqa: E402
 
 CC = (9, 0)
 DTYPES = [np.float32, np.float64]
@@ -159,3 +159,11 @@ def test_conv_data_movement_compiles(name, dtype):
     assert "atom." not in ptx and "red." not in ptx      # col2im gathers: each input gradient written once
     if dtype is np.float32:
         assert _no_f64_math(ptx)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_fused_adam_compiles(dtype):
+    ptx = _ptx(optim.python("adam", dtype), optim.signature("adam", dtype))
+    if dtype is np.float32:
+        # The float64 scalars are converted once; the per-element arithmetic stays in float32.
+        assert "sqrt.rn.f32" in ptx and "sqrt.rn.f64" not in ptx

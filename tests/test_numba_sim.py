@@ -310,3 +310,30 @@ def test_one_training_step_of_an_mlp_matches_cpu():
     for got, expected, before in zip(cuda, cpu, init):
         assert not np.allclose(expected, before)    # the step moved every parameter
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
+@sim
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_adam_step_matches_the_reference(nb, dtype):
+    """Three steps of every Adam flavour (plain, L2 weight decay, AdamW, AMSGrad, maximize) update the
+    parameter and the state in place as the reference does; a strided parameter takes the reference."""
+    backend, glue = nb
+    from tensorcore.backends import reference
+
+    assert backend.table()["adam_step"] == "handwritten"
+    rng = np.random.default_rng(12)
+    for wd, decoupled, amsgrad, maximize in ((0.0, False, False, False), (0.1, False, True, False),
+                                             (0.1, True, False, True), (0.0, False, True, True)):
+        p0, g = _rand(rng, (5, 13), dtype), _rand(rng, (5, 13), dtype)
+        states = []
+        for impl in (glue.adam_step, reference.adam_step):
+            p, m, v = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
+            vmax = np.zeros_like(p0) if amsgrad else None
+            for step in (1, 2, 3):
+                impl(p, g * step, m, v, vmax, step, 1e-2, 0.9, 0.999, 1e-8, wd, decoupled, maximize)
+            states.append([p, m, v] + ([vmax] if amsgrad else []))
+        for got, expected in zip(*states):
+            _close(got, expected, scale=10)
+    p, m, v = np.ones((4, 6), dtype)[:, ::2], np.zeros((4, 3), dtype), np.zeros((4, 3), dtype)
+    glue.adam_step(p, np.ones((4, 3), dtype), m, v, None, 1, 0.1, 0.9, 0.999, 1e-8, 0.0, False, False)
+    np.testing.assert_allclose(p, 0.9, rtol=1e-5)        # the reference updated the strided view in place

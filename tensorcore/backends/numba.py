@@ -34,7 +34,7 @@ _MAX_GRID_YZ = 65535
 _MAX_GRID_X = 2**31 - 1
 
 # Modules of tensorcore.kernels.numba, imported by kernels() once the backend can run.
-_mm = _sm = _ew = _red = _loss = _conv = _pool = _lstm = None
+_mm = _sm = _ew = _red = _loss = _conv = _pool = _lstm = _optim = None
 _cuda = None      # numba.cuda (the real one or the simulator)
 _cupy = None      # cupy, on a real GPU
 
@@ -43,7 +43,7 @@ _cupy = None      # cupy, on a real GPU
 
 def kernels() -> dict[str, Callable]:
     """The handwritten entries, or :class:`BackendUnavailable` saying why they cannot run here."""
-    global _mm, _sm, _ew, _red, _loss, _conv, _pool, _lstm, _cuda, _cupy
+    global _mm, _sm, _ew, _red, _loss, _conv, _pool, _lstm, _optim, _cuda, _cupy
     ok, reason = cuda_status()
     if not ok:
         raise BackendUnavailable(f"the cuda device is not available: {reason}")
@@ -64,10 +64,10 @@ def kernels() -> dict[str, Callable]:
         import cupy
 
         _cupy = cupy
-    from ..kernels.numba import conv, elementwise, loss, lstm, matmul, pool, reduction, softmax
+    from ..kernels.numba import conv, elementwise, loss, lstm, matmul, optim, pool, reduction, softmax
 
     _cuda, _mm, _sm, _ew, _red, _loss, _conv = cuda, matmul, softmax, elementwise, reduction, loss, conv
-    _pool, _lstm = pool, lstm
+    _pool, _lstm, _optim = pool, lstm, optim
     return {name: globals()[name] for name in HANDWRITTEN}
 
 
@@ -677,6 +677,32 @@ def lstm_cell_backward(x: Any, h: Any, c: Any, w_ih: Any, w_hh: Any, gates: Any,
     return matmul(d, w_ih), matmul(d, w_hh), dc, matmul(d.T, x), matmul(d.T, h), d.sum(axis=0)
 
 
+# --------------------------------------------------------------------------- optimizer step
+
+def adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any | None, step: int,
+              lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, decoupled: bool,
+              maximize: bool) -> None:
+    """The whole Adam / AdamW update in one kernel pass (the reference makes ~10), in place. The state
+    arrays are updated where they are, so anything that is not compact and of one native float dtype
+    goes to the reference."""
+    arrays = (param, grad, exp_avg, exp_avg_sq) + (() if max_exp_avg_sq is None else (max_exp_avg_sq,))
+    if not (_native(*arrays) and all(a.shape == param.shape and a.flags.c_contiguous for a in arrays)):
+        return reference.adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2,
+                                   eps, weight_decay, decoupled, maximize)
+    if param.size == 0:
+        return None
+    flat = [a.reshape(-1) for a in arrays]
+    amsgrad = max_exp_avg_sq is not None
+    blocks, threads = _flat_launch(param.size)
+    # Without AMSGrad the kernel never touches its max_exp_avg_sq argument; an empty array stands in
+    # (not an alias of another argument: the simulator copies each argument back after the launch).
+    unused = flat[4] if amsgrad else _empty((0,), param.dtype, "adam_step")
+    _launch(_optim.kernel("adam", param.dtype), blocks, threads, *flat[:4], unused,
+            amsgrad, float(lr), float(beta1), float(beta2), float(eps), float(weight_decay), bool(decoupled),
+            bool(maximize), float(lr / (1 - beta1 ** step)), float((1 - beta2 ** step) ** 0.5))
+    return None
+
+
 HANDWRITTEN: tuple[str, ...] = (
     "matmul", "conv2d", "conv2d_backward", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
     "cross_entropy", "cross_entropy_backward",
@@ -684,5 +710,6 @@ HANDWRITTEN: tuple[str, ...] = (
     "sigmoid_backward", "relu", "relu_backward", "maximum", "minimum",
     "sum", "mean", "max", "min",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "lstm_cell", "lstm_cell_backward",
+    "adam_step",
 )
 """The entries this backend implements; the rest of the contract falls back to the reference."""

@@ -323,3 +323,18 @@ def test_cnn_training_step_matches_cpu():
     np.testing.assert_allclose(loss_gpu, loss_cpu, rtol=1e-5)
     for name in cpu:
         np.testing.assert_allclose(gpu[name], cpu[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_fused_adam_step_large(nb, amsgrad):
+    _, glue = nb
+    p0, g = _rand((1000, 1003), np.float32, 40), _rand((1000, 1003), np.float32, 41)
+    states = []
+    for impl in (glue.adam_step, R.adam_step):
+        p, m, v = p0.copy(), cupy.zeros_like(p0), cupy.zeros_like(p0)
+        vmax = cupy.zeros_like(p0) if amsgrad else None
+        for step in (1, 2):
+            impl(p, g, m, v, vmax, step, 1e-3, 0.9, 0.999, 1e-8, 0.01, True, False)
+        states.append((p, m, v))
+    for got, expected in zip(*states):
+        assert _rel(got, expected) < 1e-6
