@@ -109,8 +109,10 @@ def test_cross_entropy_compiles(dtype):
 @pytest.mark.parametrize("kind", reduction.KINDS)
 def test_reduction_compiles(kind, dtype):
     ptx = _ptx(reduction.python(kind, dtype, 256), reduction.signature(dtype))
+    middle = _ptx(reduction.python_middle(kind, dtype), reduction.signature_middle(dtype))
+    assert ".shared" in middle and "bar.sync" in middle
     if dtype is np.float32:
-        assert _no_f64_math(ptx)
+        assert _no_f64_math(ptx) and _no_f64_math(middle)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)

@@ -1,13 +1,25 @@
-"""Reductions along the last axis of a C-contiguous ``(R, C)`` array: ``sum``, ``mean``, ``max``, ``min``.
+"""Reductions along one run of adjacent axes: ``sum``, ``mean``, ``max``, ``min``.
 
-One block per row (grid-stride over rows); each thread folds a strided slice of the row
-(``j = t, t + threads, …``: a warp reads 32 consecutive elements per step, coalesced) into a
-register, then the block combines the partials in a shared-memory tree (``threads`` slots,
-``log2(threads)`` ``syncthreads`` steps) and thread 0 writes ``out[row]``. Cost: ``R·C`` reads,
-``R`` writes, ``R·C`` adds or compares; memory-bound. ``max`` / ``min`` propagate NaN as NumPy does.
+Any reduction over adjacent axes of a C-contiguous array is one of two shapes once the axes before
+and after the run are folded: ``(R, C)`` reduced along its last axis, or ``(O, R, I)`` reduced along
+its middle axis (the batch axis of a bias gradient: ``(N, F)`` is ``(1, N, F)``).
 
-Reductions over other axes, or of integer arrays, are left to the reference (CuPy's reductions).
-The tree sums in a different order from NumPy's pairwise summation; both are ``O(log C)``-accurate.
+``reduce_last_axis`` — ``(R, C) -> (R,)``: one block per row (grid-stride over rows); each thread
+folds a strided slice of the row (``j = t, t + threads, …``: a warp reads 32 consecutive elements per
+step, coalesced) into a register, then the block combines the partials in a shared-memory tree
+(``threads`` slots, ``log2(threads)`` ``syncthreads`` steps) and thread 0 writes ``out[row]``.
+
+``reduce_middle_axis`` — ``(O, R, I) -> (O, I)``: a block of ``32 × 8`` threads owns 32 adjacent
+outputs ``i`` of one ``o`` (grid-stride over ``o``). Thread ``(tx, ty)`` folds ``X[o, ty::8, i]``, so a
+warp reads 32 consecutive elements of one row — coalesced, where one thread per output walking its
+column would be too, but with 8 times fewer threads in flight for a short ``O·I`` (a bias gradient
+has a few hundred outputs and tens of thousands of rows). The 8 partials of a column meet in a
+``8 × 32`` shared array and thread ``ty = 0`` writes the result.
+
+Cost, both: every input element read once (``O·R·I`` reads, coalesced), one write per output, one
+add or compare per element; memory-bound. ``max`` / ``min`` propagate NaN as NumPy does. The tree
+sums in a different order from NumPy's pairwise summation; both are ``O(log n)``-accurate. Integer
+dtypes and non-adjacent axes are left to the reference (CuPy's reductions).
 """
 from __future__ import annotations
 
@@ -18,7 +30,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from .common import block_max, block_min, block_sum, nanmax, nanmin
+from .common import SIMULATED, block_max, block_min, block_sum, nanmax, nanmin
 
 KINDS = ("sum", "mean", "max", "min")
 
@@ -53,6 +65,55 @@ def _make(T, NT, KIND):
     return reduce_last_axis
 
 
+MIDDLE_BLOCK = (8, 4) if SIMULATED else (32, 8)
+"""``(x, y)`` threads of ``reduce_middle_axis``: 32 adjacent outputs, 8 partial folds of each (8 and 4
+under the simulator, where every thread is a Python thread; the logic is the same)."""
+
+
+def _make_middle(T, KIND):
+    K = KINDS.index(KIND)
+    WX, RY = MIDDLE_BLOCK
+    SHARED = (RY, WX)
+
+    def reduce_middle_axis(X, out):
+        buf = cuda.shared.array(SHARED, T)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        O, R, I = X.shape
+        i = cuda.blockIdx.x * WX + tx
+        for o in range(cuda.blockIdx.y, O, cuda.gridDim.y):
+            if K <= 1:
+                acc = T(0)
+            elif K == 2:
+                acc = T(-math.inf)
+            else:
+                acc = T(math.inf)
+            if i < I:
+                for r in range(ty, R, RY):
+                    v = X[o, r, i]
+                    if K <= 1:
+                        acc += v
+                    elif K == 2:
+                        acc = nanmax(acc, v)
+                    else:
+                        acc = nanmin(acc, v)
+            buf[ty, tx] = acc
+            cuda.syncthreads()
+            if ty == 0 and i < I:
+                for k in range(1, RY):
+                    v = buf[k, tx]
+                    if K <= 1:
+                        acc += v
+                    elif K == 2:
+                        acc = nanmax(acc, v)
+                    else:
+                        acc = nanmin(acc, v)
+                if K == 1:
+                    acc = acc / T(R)
+                out[o, i] = acc
+            cuda.syncthreads()     # buf is rewritten for the next o
+    return reduce_middle_axis
+
+
 def python(kind: str, dtype, threads: int):
     """The undecorated kernel ``(X (R, C), out (R,))`` for ``cuda.compile_ptx``; ``threads`` is a power of two."""
     if kind not in KINDS:
@@ -72,3 +133,24 @@ def kernel(kind: str, dtype, threads: int):
 def signature(dtype) -> tuple:
     T = numba.from_dtype(np.dtype(dtype))
     return numba.types.Array(T, 2, "C"), numba.types.Array(T, 1, "C")
+
+
+def python_middle(kind: str, dtype):
+    """The undecorated ``reduce_middle_axis`` kernel ``(X (O, R, I), out (O, I))`` for ``cuda.compile_ptx``."""
+    if kind not in KINDS:
+        raise ValueError(f"reduction: unknown kind {kind!r}; expected one of {KINDS}")
+    return _make_middle(numba.from_dtype(np.dtype(dtype)), kind)
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted_middle(kind: str, dtype: str):
+    return cuda.jit(python_middle(kind, np.dtype(dtype)))
+
+
+def kernel_middle(kind: str, dtype):
+    return _jitted_middle(kind, np.dtype(dtype).str)
+
+
+def signature_middle(dtype) -> tuple:
+    T = numba.from_dtype(np.dtype(dtype))
+    return numba.types.Array(T, 3, "C"), numba.types.Array(T, 2, "C")

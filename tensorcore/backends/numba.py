@@ -490,33 +490,56 @@ del _name
 
 # --------------------------------------------------------------------------- reductions
 
-def _last_axis_only(x: Any, axis: Any) -> bool:
+def _adjacent_run(x: Any, axis: Any) -> tuple[int, int, int] | None:
+    """``(O, R, I)``: ``x`` folded around the reduced axes when they are one run of adjacent axes
+    (``None`` means all of them), or None when they are not."""
     if x.ndim == 0:
-        return False
+        return None
     if axis is None:
-        return x.ndim == 1
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    return len(axes) == 1 and int(axes[0]) % x.ndim == x.ndim - 1
+        axes = list(range(x.ndim))
+    else:
+        axes = sorted({int(a) % x.ndim for a in ((axis,) if isinstance(axis, (int, np.integer)) else axis)})
+    if not axes or axes[-1] - axes[0] != len(axes) - 1:
+        return None
+    shape = x.shape
+    return (math.prod(shape[:axes[0]]), math.prod(shape[axes[0]:axes[-1] + 1]), math.prod(shape[axes[-1] + 1:]))
 
 
 def _reduce_entry(kind: str) -> Callable:
     ref = getattr(reference, kind)
 
     def entry(x: Any, axis: Any, keepdims: bool) -> Any:
-        if not (_native(x) and _last_axis_only(x, axis) and x.shape[-1] > 0):
+        run = _adjacent_run(x, axis) if _native(x) else None
+        if run is None or run[1] == 0:
             return ref(x, axis, keepdims)
-        rows = _as_rows(x)
-        R, C = rows.shape
-        out = _empty((R,), x.dtype, kind)
-        if R:
-            threads = _row_threads(C)
-            _launch(_red.kernel(kind, x.dtype, threads), _row_grid(R), threads, rows, out)
-        return out.reshape(x.shape[:-1] + ((1,) if keepdims else ()))
+        O, R, I = run
+        out = _empty((O, I), x.dtype, kind)
+        if out.size:
+            src = _compact(x)
+            if I == 1:
+                threads = _row_threads(R)
+                _launch(_red.kernel(kind, x.dtype, threads), _row_grid(O), threads, src.reshape(O, R), out.reshape(O))
+            else:
+                wx, ry = _red.MIDDLE_BLOCK
+                grid = (-(-I // wx), builtins.min(O, _row_grid(O)))
+                _check_grid(kind, (grid[0], grid[1]), f"a reduction to {O}x{I}")
+                _launch(_red.kernel_middle(kind, x.dtype), grid, (wx, ry), src.reshape(O, R, I), out)
+        return out.reshape(tuple(1 if _in(d, x.ndim, axis) else n for d, n in enumerate(x.shape) if keepdims
+                                 or not _in(d, x.ndim, axis)))
 
     entry.__name__ = entry.__qualname__ = kind
-    entry.__doc__ = (f"``{kind}`` along the last axis (one block per row, shared-memory tree); "
-                     "other axes and integer dtypes go to the reference.")
+    entry.__doc__ = (f"``{kind}`` over one run of adjacent axes: the last-axis kernel (a block per row) or the "
+                     "middle-axis kernel (a column of 8 folds per output); other axis sets and integer dtypes "
+                     "go to the reference.")
     return entry
+
+
+def _in(d: int, ndim: int, axis: Any) -> bool:
+    """Whether axis ``d`` is reduced."""
+    if axis is None:
+        return True
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    return any(int(a) % ndim == d for a in axes)
 
 
 sum = _reduce_entry("sum")  # noqa: A001 - the contract's names

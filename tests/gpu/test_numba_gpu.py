@@ -93,7 +93,10 @@ def test_cross_entropy(nb):
 def test_reductions(nb, kind):
     backend, _ = nb
     x = _rand((4096, 3000), np.float32, 12)
-    assert _rel(getattr(backend, kind)(x, (1,), False), getattr(R, kind)(x, (1,), False)) < 1e-5
+    for axis in ((1,), (0,), None):     # rows; a bias gradient's batch axis (middle-axis kernel); all
+        assert _rel(getattr(backend, kind)(x, axis, False), getattr(R, kind)(x, axis, False)) < 1e-5
+    y = _rand((3, 60000, 33), np.float32, 13)
+    assert _rel(getattr(backend, kind)(y, (1,), True), getattr(R, kind)(y, (1,), True)) < 1e-5
 
 
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "maximum", "minimum", "relu_backward",
