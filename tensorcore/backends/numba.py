@@ -4,7 +4,7 @@ The kernels (``tensorcore.kernels.numba``) see only compact arrays of one float 
 ints. This module does the rest, with the reference's names and signatures
 (:mod:`tensorcore.backends.reference`): it checks shapes and dtypes, compacts inputs, allocates
 outputs with the device's array namespace (CuPy on a GPU, NumPy under the simulator), picks launch
-sizes, and sends anything the kernels do not cover (integer dtypes, reductions over other axes …)
+sizes, and sends anything the kernels do not cover (integer dtypes, reductions over non-adjacent axes …)
 to the reference, which runs on the same arrays.
 
 No host round trips: on a GPU, CuPy arrays reach the kernels through ``__cuda_array_interface__``
