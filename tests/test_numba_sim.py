@@ -338,7 +338,7 @@ def test_fused_adam_step_matches_the_reference(nb, dtype):
                 impl(p, g * step, m, v, vmax, step, 1e-2, 0.9, 0.999, 1e-8, wd, decoupled, maximize)
             states.append([p, m, v] + ([vmax] if amsgrad else []))
         for got, expected in zip(*states):
-            _close(got, expected, scale=10)
+            _close(got, expected, scale=0.2)     # float32: rtol 2e-6, so a 1 - beta2 rounded in float32 fails
     p, m, v = np.ones((4, 6), dtype)[:, ::2], np.zeros((4, 3), dtype), np.zeros((4, 3), dtype)
     glue.adam_step(p, np.ones((4, 3), dtype), m, v, None, 1, 0.1, 0.9, 0.999, 1e-8, 0.0, False, False)
     np.testing.assert_allclose(p, 0.9, rtol=1e-5)        # the reference updated the strided view in place

@@ -29,12 +29,15 @@ __device__ __forceinline__ void chunk_of_block(const long long* meta, int ntenso
     end = start + chunk < size ? start + chunk : size;
 }
 
-// Adam (L2 weight decay: g += wd * p) or AdamW (decoupled: p *= 1 - lr * wd), then
+// Adam (L2 weight decay: g += wd * p) or AdamW (decoupled: p *= decay = 1 - lr * wd), then
 //   m += (g - m) * (1 - beta1);  v = v * beta2 + g * g * (1 - beta2)
 //   p -= m / (sqrt(v) / bias_correction2_sqrt + eps) * step_size     step_size = lr / (1 - beta1^step)
+// The 1 - x terms arrive computed on the host in double, as PyTorch computes them: in float, 1 - 0.999
+// is off by 1.3e-5 relative, and that error would go straight into v.
 template <class T>
-__global__ void multi_tensor_adam(const long long* __restrict__ meta, int ntensors, int chunk, T lr, T beta1, T beta2,
-                                  T eps, T weight_decay, T step_size, T bias_correction2_sqrt, int decoupled) {
+__global__ void multi_tensor_adam(const long long* __restrict__ meta, int ntensors, int chunk, T one_minus_beta1,
+                                  T beta2, T one_minus_beta2, T eps, T weight_decay, T decay, T step_size,
+                                  T bias_correction2_sqrt, int decoupled) {
     int t;
     long long start, end;
     chunk_of_block<4>(meta, ntensors, chunk, t, start, end);
@@ -45,11 +48,11 @@ __global__ void multi_tensor_adam(const long long* __restrict__ meta, int ntenso
     for (long long i = start + threadIdx.x; i < end; i += blockDim.x) {
         T pv = p[i], g = gr[i];
         if (weight_decay != T(0)) {
-            if (decoupled) pv *= T(1) - lr * weight_decay;
+            if (decoupled) pv *= decay;
             else g = g + weight_decay * pv;
         }
-        const T mv = m[i] + (g - m[i]) * (T(1) - beta1);
-        const T vv = v[i] * beta2 + g * g * (T(1) - beta2);
+        const T mv = m[i] + (g - m[i]) * one_minus_beta1;
+        const T vv = v[i] * beta2 + g * g * one_minus_beta2;
         const T denom = sq(vv) / bias_correction2_sqrt + eps;
         m[i] = mv;
         v[i] = vv;

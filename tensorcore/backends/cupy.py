@@ -849,8 +849,8 @@ def fused_adam_step(params: list[Any], grads: list[Any], exp_avgs: list[Any], ex
     beta1, beta2 = betas
     for (dtype, dev), entries in _multi_tensor(op, [params, grads, exp_avgs, exp_avg_sqs], False):
         S = _scalar(dtype)
-        scalars = (S(lr), S(beta1), S(beta2), S(eps), S(weight_decay), S(lr / (1 - beta1 ** step)),
-                   S((1 - beta2 ** step) ** 0.5), _i32(int(bool(decoupled))))
+        scalars = (S(1 - beta1), S(beta2), S(1 - beta2), S(eps), S(weight_decay), S(1 - lr * weight_decay),
+                   S(lr / (1 - beta1 ** step)), S((1 - beta2 ** step) ** 0.5), _i32(int(bool(decoupled))))
         _multi_tensor_launch(f"tc::multi_tensor_adam<{_TYPES[dtype.name]}>", entries, dev, scalars)
 
 

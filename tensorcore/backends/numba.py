@@ -721,8 +721,8 @@ def adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_
     # (not an alias of another argument: the simulator copies each argument back after the launch).
     unused = flat[4] if amsgrad else _empty((0,), param.dtype, "adam_step")
     _launch(_optim.kernel("adam", param.dtype), blocks, threads, *flat[:4], unused,
-            amsgrad, float(lr), float(beta1), float(beta2), float(eps), float(weight_decay), bool(decoupled),
-            bool(maximize), float(lr / (1 - beta1 ** step)), float((1 - beta2 ** step) ** 0.5))
+            amsgrad, 1.0 - beta1, float(beta2), 1.0 - beta2, float(eps), float(weight_decay), bool(decoupled),
+            1.0 - lr * weight_decay, bool(maximize), float(lr / (1 - beta1 ** step)), float((1 - beta2 ** step) ** 0.5))
     return None
 
 
