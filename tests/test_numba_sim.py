@@ -211,7 +211,8 @@ def test_cross_entropy_forward_and_backward(nb, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_reductions_over_adjacent_axes(nb, dtype):
     """Last-axis runs take the row kernel, others the middle-axis kernel (37 columns: the last block of
-    outputs only partly used); non-adjacent axes go to the reference. NaN propagates in max / min."""
+    outputs only partly used); non-adjacent axes go to the reference. NaN propagates in max / min. The
+    full reduction is one row of 370, which the glue splits in two chunks: the two-pass path."""
     from tensorcore.backends import reference as R
 
     backend, _ = nb

@@ -4,10 +4,14 @@ Any reduction over adjacent axes of a C-contiguous array is one of two shapes on
 and after the run are folded: ``(R, C)`` reduced along its last axis, or ``(O, R, I)`` reduced along
 its middle axis (the batch axis of a bias gradient: ``(N, F)`` is ``(1, N, F)``).
 
-``reduce_last_axis`` — ``(R, C) -> (R,)``: one block per row (grid-stride over rows); each thread
-folds a strided slice of the row (``j = t, t + threads, …``: a warp reads 32 consecutive elements per
-step, coalesced) into a register, then the block combines the partials in a shared-memory tree
-(``threads`` slots, ``log2(threads)`` ``syncthreads`` steps) and thread 0 writes ``out[row]``.
+``reduce_last_axis`` — ``(R, C) -> (R, S)``: one block per ``chunk`` of a row (grid-stride over the
+``R·S`` chunks); each thread folds a strided slice of its chunk (``j = t, t + threads, …``: a warp
+reads 32 consecutive elements per step, coalesced) into a register, then the block combines the
+partials in a shared-memory tree (``threads`` slots, ``log2(threads)`` ``syncthreads`` steps) and
+thread 0 writes ``out[row, s]``. With many rows ``S = 1`` and that is the answer. With few long rows
+(a full reduction is one row) one block a row would leave the GPU idle, so the glue splits each row
+into ``S`` chunks and reduces the ``(R, S)`` partials with the same kernel: two launches, and the
+second reads only ``R·S`` values.
 
 ``reduce_middle_axis`` — ``(O, R, I) -> (O, I)``: a block of ``32 × 8`` threads owns 32 adjacent
 outputs ``i`` of one ``o`` (grid-stride over ``o``). Thread ``(tx, ty)`` folds ``X[o, ty::8, i]``, so a
@@ -38,30 +42,34 @@ KINDS = ("sum", "mean", "max", "min")
 def _make(T, NT, KIND):
     K = KINDS.index(KIND)
 
-    def reduce_last_axis(X, out):
+    def reduce_last_axis(X, out, chunk):
         buf = cuda.shared.array(NT, T)
         t = cuda.threadIdx.x
         R, C = X.shape
-        for row in range(cuda.blockIdx.x, R, cuda.gridDim.x):
+        S = out.shape[1]
+        for b in range(cuda.blockIdx.x, R * S, cuda.gridDim.x):
+            row = b // S
+            lo = (b - row * S) * chunk
+            hi = min(lo + chunk, C)
             if K <= 1:
                 acc = T(0)
-                for j in range(t, C, NT):
+                for j in range(lo + t, hi, NT):
                     acc += X[row, j]
                 acc = block_sum(buf, t, acc)
                 if K == 1:
-                    acc = acc / T(C)
+                    acc = acc / T(C)      # a mean's partials are divided by the whole row: they then add up
             elif K == 2:
                 acc = T(-math.inf)
-                for j in range(t, C, NT):
+                for j in range(lo + t, hi, NT):
                     acc = nanmax(acc, X[row, j])
                 acc = block_max(buf, t, acc)
             else:
                 acc = T(math.inf)
-                for j in range(t, C, NT):
+                for j in range(lo + t, hi, NT):
                     acc = nanmin(acc, X[row, j])
                 acc = block_min(buf, t, acc)
             if t == 0:
-                out[row] = acc
+                out[row, b - row * S] = acc
     return reduce_last_axis
 
 
@@ -115,7 +123,8 @@ def _make_middle(T, KIND):
 
 
 def python(kind: str, dtype, threads: int):
-    """The undecorated kernel ``(X (R, C), out (R,))`` for ``cuda.compile_ptx``; ``threads`` is a power of two."""
+    """The undecorated kernel ``(X (R, C), out (R, S), chunk)`` for ``cuda.compile_ptx``; ``threads`` is a
+    power of two."""
     if kind not in KINDS:
         raise ValueError(f"reduction: unknown kind {kind!r}; expected one of {KINDS}")
     return _make(numba.from_dtype(np.dtype(dtype)), threads, kind)
@@ -132,7 +141,7 @@ def kernel(kind: str, dtype, threads: int):
 
 def signature(dtype) -> tuple:
     T = numba.from_dtype(np.dtype(dtype))
-    return numba.types.Array(T, 2, "C"), numba.types.Array(T, 1, "C")
+    return numba.types.Array(T, 2, "C"), numba.types.Array(T, 2, "C"), numba.int64
 
 
 def python_middle(kind: str, dtype):

@@ -517,8 +517,7 @@ def _reduce_entry(kind: str) -> Callable:
         if out.size:
             src = _compact(x)
             if I == 1:
-                threads = _row_threads(R)
-                _launch(_red.kernel(kind, x.dtype, threads), _row_grid(O), threads, src.reshape(O, R), out.reshape(O))
+                _reduce_rows(kind, src.reshape(O, R), out)
             else:
                 wx, ry = _red.MIDDLE_BLOCK
                 grid = (-(-I // wx), builtins.min(O, _row_grid(O)))
@@ -532,6 +531,30 @@ def _reduce_entry(kind: str) -> Callable:
                      "middle-axis kernel (a column of 8 folds per output); other axis sets and integer dtypes "
                      "go to the reference.")
     return entry
+
+
+def _row_chunks(rows: int, cols: int, threads: int) -> int:
+    """How many chunks to split each row into: enough blocks to fill the GPU (~1024) when there are
+    few rows, but never chunks shorter than 16 elements a thread."""
+    if rows >= 1024:
+        return 1
+    return builtins.max(1, builtins.min(-(-cols // (threads * 16)), -(-1024 // rows)))
+
+
+def _reduce_rows(kind: str, rows: Any, out: Any) -> None:
+    """``out (R, 1)`` = the reduction of each row of the compact ``rows (R, C)``: one pass, or two when
+    the rows are few and long (:func:`_row_chunks`)."""
+    R, C = rows.shape
+    threads = _row_threads(C)
+    S = _row_chunks(R, C, threads)
+    chunk = -(-C // S)
+    part = out if S == 1 else _empty((R, S), rows.dtype, kind)
+    _launch(_red.kernel(kind, rows.dtype, threads), _row_grid(R * S), threads, rows, part, chunk)
+    if S > 1:
+        # Partial means are already divided by C, so they add up; max / min of partials is the max / min.
+        second = "sum" if kind in ("sum", "mean") else kind
+        threads = _row_threads(S)
+        _launch(_red.kernel(second, rows.dtype, threads), _row_grid(R), threads, part, out, S)
 
 
 def _in(d: int, ndim: int, axis: Any) -> bool:
