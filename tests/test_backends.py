@@ -71,3 +71,25 @@ def test_cpp_backend_registers_matmul_when_built():
     a = np.random.default_rng(0).standard_normal((5, 7)).astype(np.float32)
     with tc.use_backend("cpp"):
         np.testing.assert_allclose((tc.tensor(a) @ tc.tensor(a.T)).numpy(), a @ a.T, rtol=1e-5, atol=1e-5)
+
+
+def test_pool_geometry_lets_the_backward_gather_only_for_the_forwards_own_index():
+    """The GPU backends' memo between max-pool forward and backward: one record format for both, and a
+    gather only for the very index array the forward returned, over the same input shape, when windows
+    do not overlap; anything else scatters (right for every geometry)."""
+    import gc
+
+    from tensorcore.backends import pool_geometry as pg
+
+    tiled, overlapping = np.zeros((2, 3, 4, 4), np.int64), np.zeros((2, 3, 5, 5), np.int64)
+    pg.remember(tiled, (2, 3, 8, 8), (2, 2), (2, 2), (0, 0))
+    pg.remember(overlapping, (2, 3, 11, 11), (3, 3), (2, 2), (1, 1))
+    window = pg.gather_window(tiled, (2, 3, 8, 8))
+    assert window == pg.Window((2, 3, 8, 8), (2, 2), (2, 2), (0, 0)) and window.kernel == (2, 2)
+    assert pg.gather_window(tiled, (2, 3, 9, 9)) is None           # another input shape
+    assert pg.gather_window(tiled.copy(), (2, 3, 8, 8)) is None    # another array, same id never reused live
+    assert pg.gather_window(overlapping, (2, 3, 11, 11)) is None   # overlapping windows scatter
+    key = id(tiled)
+    del tiled
+    gc.collect()
+    assert key not in pg._GEOMETRY                                 # forgotten with its array

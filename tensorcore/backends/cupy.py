@@ -682,7 +682,7 @@ def max_pool2d(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
         blocks, threads = flat_launch(y.size)
         _launch("pool.cu", f"tc::max_pool2d_forward<{_TYPES[x.dtype.name]}>", blocks, threads,
                 (_compact(x), y, index, _i32(n * c), *_pool_geo(x.shape, out_hw, kernel, stride, padding)), _device(x))
-    pool_geometry.remember(index, (tuple(x.shape), tuple(kernel), tuple(stride), tuple(padding)))
+    pool_geometry.remember(index, x.shape, kernel, stride, padding)
     return y, index
 
 
@@ -697,11 +697,11 @@ def max_pool2d_backward(grad_y: Any, index: Any, x_shape: tuple[int, ...]) -> An
     n, c, h, w = x_shape
     oh, ow = grad_y.shape[2:]
     dt = _TYPES[grad_y.dtype.name]
-    geometry = pool_geometry.recall(index)
+    window = pool_geometry.gather_window(index, x_shape)
     gy, idx = _compact(grad_y), _compact(index)
     dev = _device(grad_y)
-    if geometry is not None and geometry[0] == x_shape and not pool_geometry.overlaps(geometry[1], geometry[2]):
-        _, kernel, stride, padding = geometry
+    if window is not None:
+        _, kernel, stride, padding = window
         gx = _empty(x_shape, grad_y.dtype, "max_pool2d_backward")
         if gx.size:
             blocks, threads = flat_launch(gx.size)

@@ -611,7 +611,7 @@ def max_pool2d(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
     blocks, threads = _flat_launch(y.size)
     _launch(_pool.kernel("max_forward", x.dtype), blocks, threads, _compact(x).reshape(n * c, h, w),
             y.reshape(n * c, oh, ow), index.reshape(n * c, oh, ow), *geo)
-    pool_geometry.remember(index, (tuple(x.shape), geo))
+    pool_geometry.remember(index, x.shape, geo[:2], geo[2:4], geo[4:])
     return y, index
 
 
@@ -626,15 +626,14 @@ def max_pool2d_backward(grad_y: Any, index: Any, x_shape: tuple[int, ...]) -> An
     n, c, h, w = x_shape
     oh, ow = grad_y.shape[2:]
     gy, idx = _compact(grad_y), _compact(index)
-    geometry = pool_geometry.recall(index)
-    if geometry is not None and geometry[0] == x_shape:
-        if not pool_geometry.overlaps(geometry[1][:2], geometry[1][2:4]):
-            gx = _empty(x_shape, grad_y.dtype, "max_pool2d_backward")
-            if gx.size:
-                blocks, threads = _flat_launch(gx.size)
-                _launch(_pool.kernel("max_backward_gather", grad_y.dtype), blocks, threads,
-                        gy.reshape(n * c, oh, ow), idx.reshape(n * c, oh, ow), gx.reshape(n * c, h, w), *geometry[1])
-            return gx
+    window = pool_geometry.gather_window(index, x_shape)
+    if window is not None:
+        gx = _empty(x_shape, grad_y.dtype, "max_pool2d_backward")
+        if gx.size:
+            blocks, threads = _flat_launch(gx.size)
+            _launch(_pool.kernel("max_backward_gather", grad_y.dtype), blocks, threads, gy.reshape(n * c, oh, ow),
+                    idx.reshape(n * c, oh, ow), gx.reshape(n * c, h, w), *window.kernel, *window.stride, *window.padding)
+        return gx
     gx = _zeros(x_shape, grad_y.dtype, "max_pool2d_backward")
     if gy.size and gx.size:
         blocks, threads = _flat_launch(gy.size)
