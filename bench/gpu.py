@@ -50,6 +50,7 @@ import functools
 import json
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ from . import kernels, timing
 
 SCHEMA = 1
 TOP_KEYS = ("schema", "kind", "backend", "device", "time", "command", "tf32", "torch", "plan", "machine",
-            "skipped", "errors", "results")
+            "skipped", "errors", "interrupted", "results")
 ROW_KEYS = ("section", "kernel", "entry", "table", "source", "impl", "shape", "params",
             "median_s", "q1_s", "q3_s", "iqr_s", "min_s", "max_s", "repeat", "warmup", "timer",
             "gflops", "gbps", "reference", "ratio", "max_rel_err", "note")
@@ -622,6 +623,11 @@ class _Session:
                     self.add("lstm_cell", kernel, shape, "kernel", self.name, fn, entry=kernel, ref=ref, **kw)
 
 
+class Interrupted(BaseException):
+    """Raised by the SIGTERM handler of :func:`main` (a ``timeout`` ran out): :func:`run` stops and returns
+    what it measured so far. A BaseException, so the per-row ``except Exception`` does not swallow it."""
+
+
 def run(backend: str, device: Device, plan: Plan, *, min_time: float = MIN_TIME, max_repeat: int = MAX_REPEAT,
         max_call_s: float = MAX_CALL_S, settle: float | None = None, machine: dict[str, Any] | None = None,
         command: str | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -637,19 +643,23 @@ def run(backend: str, device: Device, plan: Plan, *, min_time: float = MIN_TIME,
     if settle is None:
         settle = kernels.SETTLE_S if device.kind == "cpu" else 0.0
     s = _Session(backend, device, min_time, max_repeat, settle, progress)
-    s.matmul(plan.sizes, max_call_s)
-    s.softmax(plan.softmax)
-    s.cross_entropy(plan.cross_entropy)
-    s.pooling(plan.pool)
-    s.conv2d(plan.conv)
-    s.lstm_cell(plan.lstm)
+    interrupted = None
+    try:
+        s.matmul(plan.sizes, max_call_s)
+        s.softmax(plan.softmax)
+        s.cross_entropy(plan.cross_entropy)
+        s.pooling(plan.pool)
+        s.conv2d(plan.conv)
+        s.lstm_cell(plan.lstm)
+    except Interrupted as exc:
+        interrupted = f"{exc} after {len(s.rows)} rows; the sections after that are missing"
     return {"schema": SCHEMA, "kind": f"gpu-{backend}", "backend": backend, "device": device.kind,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "command": command if command is not None else " ".join(["python -m bench"] + sys.argv[1:]),
             "tf32": False, "torch": device.torch.__version__ if device.torch is not None else None,
             "plan": dataclasses.asdict(plan),
             "machine": machine if machine is not None else machine_mod.describe(),
-            "skipped": s.skipped, "errors": s.errors, "results": s.rows}
+            "skipped": s.skipped, "errors": s.errors, "interrupted": interrupted, "results": s.rows}
 
 
 # --------------------------------------------------------------------------- output
@@ -725,6 +735,8 @@ def format_markdown(doc: dict[str, Any]) -> str:
     if doc["skipped"]:
         lines += ["", "Skipped:"]
         lines += [f"- {s['kernel']} {s['impl']} at {_shape_text(s['shape'])}: {s['reason']}" for s in doc["skipped"]]
+    if doc["interrupted"]:
+        lines += ["", f"INTERRUPTED: {doc['interrupted']}"]
     if doc["errors"]:
         lines += ["", f"FAILED ({len(doc['errors'])}):"]
         lines += [f"- {e['kernel']} {_shape_text(e['shape'])} {e['impl']}: {e['error']}" for e in doc["errors"]]
@@ -798,6 +810,11 @@ def main(args: argparse.Namespace) -> int:
     plan = PLANS["tiny" if args.tiny else args.device]
     if args.sizes:
         plan = dataclasses.replace(plan, sizes=tuple(args.sizes))
+    def terminated(signum: int, frame: Any) -> None:
+        raise Interrupted(f"stopped by signal {signum} (a time limit)")
+
+    # `timeout` sends SIGTERM: keep the rows measured so far instead of losing the whole report.
+    signal.signal(signal.SIGTERM, terminated)
     doc = run(args.backend, device, plan, min_time=args.min_time, max_repeat=args.max_repeat,
               max_call_s=args.max_call_s, settle=args.settle, machine=desc,
               command=" ".join(["python -m bench"] + list(getattr(args, "argv", sys.argv[1:]))),
@@ -809,4 +826,4 @@ def main(args: argparse.Namespace) -> int:
         path, md = write(doc, text, args.out)
         print(f"results written to {path} and {md.name}")
     print(f"total time {time.perf_counter() - start:.1f} s")
-    return 1 if doc["errors"] else 0
+    return 1 if doc["errors"] or doc["interrupted"] else 0

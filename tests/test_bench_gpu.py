@@ -182,6 +182,19 @@ def test_a_failing_kernel_is_recorded_and_the_run_goes_on(monkeypatch, tmp_path,
     assert "kernel exploded" in capsys.readouterr().out
 
 
+@needs_cpp
+def test_a_time_limit_keeps_what_was_measured(monkeypatch):
+    """``timeout`` sends SIGTERM; the report stops where it is and keeps the rows it has."""
+    def out_of_time(*args):
+        raise gpu.Interrupted("stopped by signal 15 (a time limit)")
+
+    monkeypatch.setattr(tc.backends.get("cpp"), "max_pool2d", out_of_time)
+    doc = _run("cpp", _tiny(sizes=(8,)))
+    assert doc["interrupted"].startswith("stopped by signal 15 (a time limit) after ")
+    assert {r["section"] for r in doc["results"]} == {"matmul", "softmax", "cross_entropy"}
+    assert "INTERRUPTED: stopped by signal 15" in gpu.format_markdown(doc)
+
+
 def test_rel_err():
     import numpy as np
 

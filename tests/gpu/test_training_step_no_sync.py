@@ -67,7 +67,9 @@ def test_training_step_does_not_wait_for_the_gpu(backend, model, optimizer):
         if model == "lstm":
             cell, head = nn.LSTMCell(28, 64).to("cuda"), nn.Linear(64, 10).to("cuda")
             params = list(cell.parameters()) + list(head.parameters())
-            x = tc.tensor(rng.standard_normal((28, 32, 28)).astype(np.float32), device="cuda")
+            # 8 steps: a stream queues about a thousand launches before cuLaunchKernel itself blocks, and
+            # an LSTM step is ~20 launches a time step; a longer sequence would fail for the wrong reason.
+            x = tc.tensor(rng.standard_normal((8, 32, 28)).astype(np.float32), device="cuda")
             h0 = c0 = tc.zeros(32, 64, device="cuda")
             forward = lambda: _lstm_step(cell, head, x, h0, c0)  # noqa: E731
         else:
