@@ -155,7 +155,7 @@ def test_lstm_cell_compiles(kind, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("name", ["im2col", "im2col_t", "col2im", "swap01"])
+@pytest.mark.parametrize("name", conv.KINDS)
 def test_conv_data_movement_compiles(name, dtype):
     ptx = _ptx(conv.python(name, dtype), conv.signature(name, dtype))
     assert "atom." not in ptx and "red." not in ptx      # col2im gathers: each input gradient written once

@@ -30,7 +30,9 @@ def _rand(rng, shape, dtype):
     return rng.standard_normal(shape).astype(dtype)
 
 
-# (x shape, w shape, stride, padding, dilation, groups): each crosses one edge of im2col / col2im.
+# (x shape, w shape, stride, padding, dilation, groups): each crosses one edge of im2col / col2im. Where
+# OH*OW >= O/G the weight gradient is split by image (im2col_t_per_image + a sum over N), elsewhere
+# ("kernel_larger_than_input": one output pixel) it is one GEMM per group (im2col_t).
 CASES = {
     "odd_padded": ((2, 3, 7, 5), (4, 3, 3, 2), (1, 1), (1, 0), (1, 1), 1),
     "kernel_larger_than_input": ((1, 2, 3, 3), (3, 2, 5, 5), (1, 1), (1, 1), (1, 1), 1),

@@ -12,7 +12,12 @@ kernels that move data in and out of GEMM layout:
   consecutive ``j``, so the writes are coalesced and, at stride 1, so are the reads.
   ``im2col_t`` writes the transpose ``(G, P, K)``, the right operand of the weight gradient
   ``dW_g = dY_g (Og, P) @ cols_g^T (P, K)``; its consecutive threads take consecutive taps, so its
-  reads are the scattered ones.
+  reads are the scattered ones. That GEMM has a tiny output (``Og × K``: a few blocks) and a huge
+  reduction (``P``), so few SMs would do all the work; ``im2col_t_per_image`` writes
+  ``(N·G, OH·OW, K)`` instead, making the weight gradient ``N·G`` small GEMMs with NCHW ``dY`` as
+  their left operand as it is, whose ``(N, O·K)`` partials one reduction over ``N`` adds up (a
+  split-K by image). The glue takes it when the partials are no larger than the column matrix
+  (``OH·OW ≥ Og``).
   Cost: ``G·K·P = N·OH·OW·C·KH·KW`` elements written (``KH·KW`` times the input at stride 1) and as
   many read (mostly from cache: each input element is read by up to ``KH·KW`` threads). No FLOPs.
 * ``col2im`` is the adjoint, for the data gradient ``dX = col2im(W_g^T @ dY_g)``: one thread per
@@ -44,7 +49,7 @@ GEOMETRY = ("N", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", 
 """The order of the geometry tuple every kernel here takes."""
 
 
-def _make_im2col(T, transposed: bool):
+def _make_im2col(T, transposed: bool, per_image: bool = False):
     def im2col(x, cols, geo):
         N, C, H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, G = geo
         cg = C // G
@@ -53,30 +58,42 @@ def _make_im2col(T, transposed: bool):
         P = N * L
         start, stride = cuda.grid(1), cuda.gridsize(1)
         for e in range(start, G * K * P, stride):
-            if transposed:          # cols[g, p, k]: taps fastest
+            # Walk e in the output's memory order, so consecutive threads write consecutive elements.
+            if transposed:          # taps fastest
                 k = e % K
-                p = (e // K) % P
-                g = e // (K * P)
+                r = e // K
+                l_ = r % L
+                r = r // L
+                if per_image:       # cols[n·G + g, l, k]
+                    g = r % G
+                    n = r // G
+                else:               # cols[g, n·L + l, k]
+                    n = r % N
+                    g = r // N
+                p = n * L + l_
             else:                   # cols[g, k, p]: output pixels fastest
                 p = e % P
                 k = (e // P) % K
                 g = e // (K * P)
+                n = p // L
+                l_ = p - n * L
             c = k // (KH * KW)
             a = (k // KW) % KH
             b = k % KW
-            n = p // L
-            i = (p // OW) % OH
-            j = p % OW
+            i = l_ // OW
+            j = l_ - i * OW
             h = i * sh - ph + a * dh
             w = j * sw - pw + b * dw
             v = T(0)
             if h >= 0 and h < H and w >= 0 and w < W:
                 v = x[n, g * cg + c, h, w]
-            if transposed:
-                cols[g, p, k] = v
-            else:
+            if not transposed:
                 cols[g, k, p] = v
-    im2col.__name__ = "im2col_t" if transposed else "im2col"
+            elif per_image:
+                cols[n * G + g, l_, k] = v
+            else:
+                cols[g, p, k] = v
+    im2col.__name__ = ("im2col_t_per_image" if per_image else "im2col_t") if transposed else "im2col"
     return im2col
 
 
@@ -125,6 +142,7 @@ def swap01(src, dst):
 
 _FAMILY = KernelFamily("conv", {
     "im2col": lambda T: _make_im2col(T, False), "im2col_t": lambda T: _make_im2col(T, True),
+    "im2col_t_per_image": lambda T: _make_im2col(T, True, per_image=True),
     "col2im": _make_col2im, "swap01": lambda T: swap01,
 })
 KINDS = _FAMILY.kinds
@@ -137,7 +155,7 @@ def signature(name: str, dtype) -> tuple:
     T = numba.from_dtype(np.dtype(dtype))
     geo = numba.types.UniTuple(numba.int64, len(GEOMETRY))
     a3, a4 = numba.types.Array(T, 3, "C"), numba.types.Array(T, 4, "C")
-    if name in ("im2col", "im2col_t"):
+    if name.startswith("im2col"):
         return a4, a3, geo
     if name == "col2im":
         return a3, a4, geo

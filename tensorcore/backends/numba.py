@@ -242,8 +242,11 @@ def conv2d(x: Any, w: Any, stride: tuple[int, int], padding: tuple[int, int], di
 def conv2d_backward(x: Any, w: Any, grad_y: Any, stride: tuple[int, int], padding: tuple[int, int],
                     dilation: tuple[int, int], groups: int, need_x: bool,
                     need_w: bool) -> tuple[Any | None, Any | None]:
-    """``grad_w = dY_g @ im2col_t(x)`` and ``grad_x = col2im(W_g^T @ dY_g)``, with ``dY`` brought to
-    ``(O, N·OH·OW)`` by ``swap01``; each a batched GEMM of ``2·N·O·OH·OW·Cg·KH·KW`` FLOPs."""
+    """``grad_x = col2im(W_g^T @ dY_g)`` with ``dY`` brought to ``(O, N·OH·OW)`` by ``swap01``, and
+    ``grad_w``: with ``OH·OW ≥ Og``, ``N·G`` per-image GEMMs ``dY[n, g] @ im2col_t_per_image(x)[n, g]``
+    summed over the images (split-K: enough blocks to fill the GPU, partials no larger than the
+    column matrix); otherwise one GEMM per group ``dY_g @ im2col_t(x)``. Each gradient is
+    ``2·N·O·OH·OW·Cg·KH·KW`` FLOPs."""
     out_hw = tuple(grad_y.shape[2:]) if grad_y.ndim == 4 else (0, 0)
     if not (x.ndim == 4 and w.ndim == 4 and _conv_ok(x, w, groups, out_hw, grad_y)
             and out_hw == _conv_out(x.shape, w.shape, stride, padding, dilation)
@@ -251,15 +254,25 @@ def conv2d_backward(x: Any, w: Any, grad_y: Any, stride: tuple[int, int], paddin
         return reference.conv2d_backward(x, w, grad_y, stride, padding, dilation, groups, need_x, need_w)
     n, o = x.shape[0], w.shape[0]
     cg, kh, kw = w.shape[1:]
-    og, K, P = o // groups, cg * kh * kw, n * out_hw[0] * out_hw[1]
+    L = out_hw[0] * out_hw[1]
+    og, K, P = o // groups, cg * kh * kw, n * L
     geo = _conv_geometry(x.shape, w.shape, out_hw, stride, padding, dilation, groups)
-    gy = _swap01(grad_y.reshape(n, o, -1), "conv2d_backward").reshape(groups, og, P)
     grad_x = grad_w = None
+    gy = None
+    if need_x or (need_w and L < og):
+        gy = _swap01(grad_y.reshape(n, o, L), "conv2d_backward").reshape(groups, og, P)
     if need_w:
-        cols_t = _empty((groups, P, K), x.dtype, "conv2d_backward")
-        if cols_t.size:
-            _conv_launch("im2col_t", x.dtype, cols_t.size, _compact(x), cols_t, geo)
-        grad_w = _matmul(gy, cols_t, _mm.DEFAULT, "conv2d_backward").reshape(w.shape)
+        if gy is None:
+            cols_t = _empty((n * groups, L, K), x.dtype, "conv2d_backward")
+            if cols_t.size:
+                _conv_launch("im2col_t_per_image", x.dtype, cols_t.size, _compact(x), cols_t, geo)
+            parts = _matmul(_compact(grad_y).reshape(n * groups, og, L), cols_t, _mm.DEFAULT, "conv2d_backward")
+            grad_w = sum(parts.reshape(n, o * K), (0,), False).reshape(w.shape)
+        else:
+            cols_t = _empty((groups, P, K), x.dtype, "conv2d_backward")
+            if cols_t.size:
+                _conv_launch("im2col_t", x.dtype, cols_t.size, _compact(x), cols_t, geo)
+            grad_w = _matmul(gy, cols_t, _mm.DEFAULT, "conv2d_backward").reshape(w.shape)
     if need_x:
         w_t = _compact(_compact(w).reshape(groups, og, K).transpose(0, 2, 1))
         dcols = _matmul(w_t, gy, _mm.DEFAULT, "conv2d_backward")
