@@ -174,12 +174,13 @@ def raise_deferred() -> None:
 def move(array: Any, src: Device, dst: Device) -> Any:
     """Copy ``array`` from ``src`` to ``dst`` (the same object when nothing has to move).
 
-    Every copy off a GPU in tensorcore goes through here (``.item()``, ``.cpu()``, ``__array__``, state
-    dicts), and so through :func:`raise_deferred`: the one place where the host waits for the device."""
+    Every copy from a GPU to the host in tensorcore goes through here (``.item()``, ``.cpu()``,
+    ``__array__``, state dicts), and so through :func:`raise_deferred`: the one place where the host
+    waits for the device."""
     if src == dst:
         return array
     check_available(dst)
-    if src.type == "cuda":
+    if src.type == "cuda" and dst.type == "cpu":
         raise_deferred()
     if simulated():
         return array.copy()

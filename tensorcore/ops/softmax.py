@@ -48,12 +48,16 @@ def log_softmax(x: Any, dim: int) -> Any:
     return Softmax.apply(x, normalize_dim(dim, x.ndim, "log_softmax"), True)
 
 
-def _reduce(losses: Any, weight_sum: Any, reduction: str) -> Any:
+def _reduce(losses: Any, keep: Any, reduction: str) -> Any:
+    """``losses`` summed, or averaged over the rows that count (``keep``: 1 or 0 a row). The count stays
+    on the device: ``float()`` of it would wait for the GPU every step."""
+    from ..tensor import Tensor
+
     if reduction == "none":
         return losses
     if reduction == "sum":
         return losses.sum()
-    return losses.sum() / weight_sum
+    return losses.sum() / Tensor._wrap(keep.sum(), losses.device)
 
 
 def _check_targets(op: str, logits_shape: tuple, target: Any, ignore_index: int) -> Any:
@@ -139,8 +143,7 @@ def _loss(fn: type, op: str, input: Any, target: Any, reduction: str, ignore_ind
     losses = fn.apply(flat_in, flat_t, keep)
     if reduction == "none":
         return losses.reshape(out_shape)
-    # The count of counted rows stays on the device: float() of it would wait for the GPU every step.
-    return _reduce(losses, Tensor._wrap(keep.sum(), flat_in.device), reduction)
+    return _reduce(losses, keep, reduction)
 
 
 def cross_entropy(input: Any, target: Any, reduction: str = "mean", ignore_index: int = -100) -> Any:

@@ -68,7 +68,8 @@ def check_indices(op: str, values: Any, device: Device, high: int, expected: str
             raise IndexError(f"{op}: {expected}; {got}")
         return ok
     if values.size:
-        defer_check((op, expected), ~ok.all(), IndexError, f"{op}: {expected}; a value outside that range was given")
+        defer_check((op, expected, str(device)), ~ok.all(), IndexError,
+                    f"{op}: {expected}; a value outside that range was given")
     return ok
 
 
