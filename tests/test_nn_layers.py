@@ -54,6 +54,31 @@ def test_linear_without_bias_and_mismatch_error():
         layer(tc.randn(2, 4))
 
 
+def test_functional_linear_gradients_layout_and_bad_input():
+    """F.linear against torch on a strided input with and without bias; the weight gradient arrives as
+    an owned C-contiguous array (no transposed view to copy); ints and mixed dtypes follow matmul's
+    promotion; bad weights, biases and devices are named."""
+    from oracle import compare
+
+    x, w, b = data((3, 6, 4), np.float64), data((5, 4), np.float64, 1), data((5,), np.float64, 2)
+    strided = lambda t: t.transpose(0, 1) if t.ndim == 3 else t    # noqa: E731 - x as (6, 3, 4), not contiguous
+    compare(lambda x, w, b: F.linear(x, w, b), lambda x, w, b: torch.nn.functional.linear(x, w, b), [x, w, b],
+            views=strided)
+    compare(lambda x, w: F.linear(x, w), lambda x, w: torch.nn.functional.linear(x, w), [x, w], views=strided)
+    layer = nn.Linear(4, 5)
+    layer(tc.randn(2, 4)).sum().backward()
+    grad = layer.weight.grad.numpy()
+    assert grad.flags.c_contiguous and grad.flags.owndata and grad.shape == (5, 4)
+    np.testing.assert_array_equal(F.linear(tc.tensor([[1, 2]]), tc.tensor([[3, 4]]), tc.tensor([1])).numpy(), [[12]])
+    assert F.linear(tc.randn(2, 3), tc.randn(4, 3, dtype=tc.float64)).dtype is tc.float64
+    with pytest.raises(ValueError, match=r"linear: weight must be 2-D \(out_features, in_features\), got shape \(3,\)"):
+        F.linear(tc.randn(2, 3), tc.randn(3))
+    with pytest.raises(ValueError, match=r"linear: expected a bias of shape \(4,\), got \(3,\)"):
+        F.linear(tc.randn(2, 3), tc.randn(4, 3), tc.randn(3))
+    with pytest.raises(TypeError, match="linear: input and weight must be Tensors"):
+        F.linear(np.ones((2, 3)), tc.randn(4, 3))
+
+
 def test_linear_default_init_bounds_and_generator():
     tc.manual_seed(0)
     layer = nn.Linear(400, 300)

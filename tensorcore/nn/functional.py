@@ -7,22 +7,13 @@ from ..autograd.function import Function
 from ..ops.conv import conv2d  # noqa: F401
 from ..ops.elementwise import relu, sigmoid, tanh  # noqa: F401
 from ..ops.embedding import embedding  # noqa: F401
-from ..ops.linalg import matmul
+from ..ops.linalg import linear, matmul  # noqa: F401
 from ..ops.normalization import batch_norm  # noqa: F401
 from ..ops.pool import avg_pool2d, max_pool2d  # noqa: F401
 from ..ops.recurrent import lstm_cell  # noqa: F401
 from ..ops.softmax import cross_entropy, log_softmax, nll_loss, softmax  # noqa: F401
 from ..ops.util import as_tensor_like, backend, broadcast_shape, out, require_float
 from ..random import Generator, rng
-
-
-def linear(input: Any, weight: Any, bias: Any = None) -> Any:
-    """``input @ weight.T + bias`` with ``weight`` of shape ``(out_features, in_features)``."""
-    if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
-        raise ValueError(f"linear: input of shape {input.shape} does not match weight of shape {weight.shape} "
-                         f"(expected last dimension {weight.shape[-1]})")
-    out = matmul(input, weight.T)
-    return out + bias if bias is not None else out
 
 
 def dropout(input: Any, p: float = 0.5, training: bool = True, generator: Generator | None = None) -> Any:
