@@ -86,6 +86,8 @@ for dt in (np.float32, np.float64):
         B.conv2d_backward(im, w_, yc, stride, pad, dil, groups, True, True)
     for vmax in (None, cupy.zeros_like(x)):
         B.adam_step(x, g, cupy.zeros_like(x), cupy.zeros_like(x), vmax, 3, 1e-3, 0.9, 0.999, 1e-8, 0.01, True, False)
+    for momentum, first in ((0.0, True), (0.9, True), (0.9, False)):
+        B.sgd_step(x, g, cupy.zeros_like(x) if momentum else None, 0.1, momentum, 0.0, 0.01, False, False, first)
 cupy.cuda.runtime.deviceSynchronize()
 print("small run of every kernel: done")
 EOF

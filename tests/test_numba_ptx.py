@@ -167,5 +167,17 @@ def test_conv_data_movement_compiles(name, dtype):
 def test_fused_adam_compiles(dtype):
     ptx = _ptx(optim.python("adam", dtype), optim.signature("adam", dtype))
     if dtype is np.float32:
-        # The float64 scalars are converted once; the per-element arithmetic stays in float32.
-        assert "sqrt.rn.f32" in ptx and "sqrt.rn.f64" not in ptx
+        assert "sqrt.rn.f32" in ptx and _no_f64_arithmetic(ptx)
+
+
+def _no_f64_arithmetic(ptx: str) -> bool:
+    """The optimizer kernels take float64 scalars and convert them once (``cvt.*.f64``); no arithmetic
+    may be done in float64 in a float32 kernel."""
+    return re.search(r"\b(?:add|sub|mul|neg|abs|fma|div|sqrt|max|min)(?:\.rn)?\.f64\b", ptx) is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_fused_sgd_compiles(dtype):
+    ptx = _ptx(optim.python("sgd", dtype), optim.signature("sgd", dtype))
+    if dtype is np.float32:
+        assert _no_f64_arithmetic(ptx)

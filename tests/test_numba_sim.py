@@ -343,3 +343,29 @@ def test_fused_adam_step_matches_the_reference(nb, dtype):
     p, m, v = np.ones((4, 6), dtype)[:, ::2], np.zeros((4, 3), dtype), np.zeros((4, 3), dtype)
     glue.adam_step(p, np.ones((4, 3), dtype), m, v, None, 1, 0.1, 0.9, 0.999, 1e-8, 0.0, False, False)
     np.testing.assert_allclose(p, 0.9, rtol=1e-5)        # the reference updated the strided view in place
+
+
+@sim
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_sgd_step_matches_the_reference(nb, dtype):
+    """Three steps of plain SGD, momentum with dampening, weight decay and maximize, and Nesterov; the
+    buffer's contents before the first step are never read (it starts as NaN here)."""
+    backend, glue = nb
+    from tensorcore.backends import reference
+
+    assert backend.table()["sgd_step"] == "handwritten"
+    rng = np.random.default_rng(13)
+    for momentum, dampening, wd, nesterov, maximize in ((0.0, 0.0, 0.0, False, False), (0.9, 0.1, 0.01, False, True),
+                                                        (0.9, 0.0, 0.05, True, False)):
+        p0 = _rand(rng, (5, 13), dtype)
+        grads = [_rand(rng, (5, 13), dtype) for _ in range(3)]
+        states = []
+        for impl in (glue.sgd_step, reference.sgd_step):
+            p = p0.copy()
+            buf = np.full_like(p0, np.nan) if momentum else None
+            for step, g in enumerate(grads):
+                impl(p, g, buf, 0.1, momentum, dampening, wd, nesterov, maximize, step == 0)
+            states.append((p, buf))
+        for got, expected in zip(*states):
+            if got is not None:
+                _close(got, expected, scale=0.2)

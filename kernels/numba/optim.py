@@ -1,4 +1,4 @@
-"""The fused Adam / AdamW step in Numba-CUDA: the whole update in one pass over the parameter.
+"""Fused optimizer steps in Numba-CUDA, Adam / AdamW and SGD: the whole update in one pass over the parameter.
 
 ``adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, amsgrad, 1 − β1, β2, 1 − β2, eps,
 weight_decay, decoupled, 1 − lr·weight_decay, maximize, step_size, bias2_sqrt)`` on flat C-contiguous
@@ -17,6 +17,11 @@ writes p, m, v (and v̂): ``7·n·itemsize`` bytes (9 with AMSGrad), against ~10
 array for the reference's array expressions. ``max_exp_avg_sq`` is any array of the dtype when
 ``amsgrad`` is false (it is not touched). Scalars arrive as float64 and are cast to the array's type
 once, so float32 arithmetic stays float32.
+
+``sgd(param, grad, momentum_buffer, with_buffer, lr, momentum, 1 − dampening, weight_decay, nesterov,
+maximize, first)``: PyTorch's SGD (see :func:`tensorcore.backends.reference.sgd_step`), one thread an
+element; the buffer is written, not read, on the ``first`` step. ``4·n·itemsize`` bytes moved (6 with
+momentum), 2-6 FLOPs an element, against ~5 passes and two temporaries for the reference.
 """
 from __future__ import annotations
 
@@ -51,7 +56,24 @@ def _make_adam(T):
     return adam
 
 
-_FAMILY = KernelFamily("optim", {"adam": _make_adam})
+def _make_sgd(T):
+    def sgd(param, grad, momentum_buffer, with_buffer, lr, momentum, one_minus_dampening, weight_decay, nesterov,
+            maximize, first):
+        lr_, mom, keep, wd = T(lr), T(momentum), T(one_minus_dampening), T(weight_decay)
+        start, stride = cuda.grid(1), cuda.gridsize(1)
+        for i in range(start, param.shape[0], stride):
+            g = -grad[i] if maximize else grad[i]
+            if wd != T(0):
+                g += wd * param[i]
+            if with_buffer:
+                b = g if first else mom * momentum_buffer[i] + keep * g
+                momentum_buffer[i] = b
+                g = g + mom * b if nesterov else b
+            param[i] -= lr_ * g
+    return sgd
+
+
+_FAMILY = KernelFamily("optim", {"adam": _make_adam, "sgd": _make_sgd})
 KINDS = _FAMILY.kinds
 python, kernel = _FAMILY.python, _FAMILY.kernel
 
@@ -61,4 +83,6 @@ def signature(kind: str, dtype) -> tuple:
     _FAMILY.check(kind)
     vec = numba.types.Array(numba.from_dtype(np.dtype(dtype)), 1, "C")
     f, b = numba.float64, numba.boolean
+    if kind == "sgd":
+        return (vec,) * 3 + (b, f, f, f, f, b, b, b)
     return (vec,) * 5 + (b, f, f, f, f, f, b, f, b, f, f)

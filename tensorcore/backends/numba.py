@@ -761,6 +761,26 @@ def adam_step(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_
     return None
 
 
+def sgd_step(param: Any, grad: Any, momentum_buffer: Any | None, lr: float, momentum: float, dampening: float,
+             weight_decay: float, nesterov: bool, maximize: bool, first: bool) -> None:
+    """The whole SGD update (momentum, Nesterov, weight decay) in one kernel pass, in place; anything
+    not compact and of one native float dtype goes to the reference."""
+    with_buffer = momentum != 0
+    arrays = (param, grad) + ((momentum_buffer,) if with_buffer else ())
+    if not (_native(*arrays) and all(a.shape == param.shape and a.flags.c_contiguous for a in arrays)):
+        return reference.sgd_step(param, grad, momentum_buffer, lr, momentum, dampening, weight_decay, nesterov,
+                                  maximize, first)
+    if param.size == 0:
+        return None
+    # Without momentum an empty array stands in for the buffer (never an alias: see adam_step).
+    buf = momentum_buffer.reshape(-1) if with_buffer else _empty((0,), param.dtype, "sgd_step")
+    blocks, threads = _flat_launch(param.size)
+    _launch(_optim.kernel("sgd", param.dtype), blocks, threads, param.reshape(-1), grad.reshape(-1), buf, with_buffer,
+            float(lr), float(momentum), 1.0 - dampening, float(weight_decay), bool(nesterov), bool(maximize),
+            bool(first))
+    return None
+
+
 HANDWRITTEN: tuple[str, ...] = (
     "matmul", "conv2d", "conv2d_backward", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
     "cross_entropy", "cross_entropy_backward",
@@ -768,6 +788,6 @@ HANDWRITTEN: tuple[str, ...] = (
     "sigmoid_backward", "relu", "relu_backward", "maximum", "minimum",
     "sum", "mean", "max", "min",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "lstm_cell", "lstm_cell_backward",
-    "adam_step",
+    "adam_step", "sgd_step",
 )
 """The entries this backend implements; the rest of the contract falls back to the reference."""

@@ -344,3 +344,18 @@ def test_fused_adam_step_large(nb, amsgrad):
         states.append((p, m, v))
     for got, expected in zip(*states):
         assert _rel(got, expected) < 1e-6
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_fused_sgd_step_large(nb, nesterov):
+    _, glue = nb
+    p0 = _rand((1000, 1003), np.float32, 42)
+    grads = [_rand((1000, 1003), np.float32, 43 + k) for k in range(2)]
+    states = []
+    for impl in (glue.sgd_step, R.sgd_step):
+        p, buf = p0.copy(), cupy.empty_like(p0)
+        for step, g in enumerate(grads):
+            impl(p, g, buf, 0.1, 0.9, 0.0, 0.01, nesterov, False, step == 0)
+        states.append((p, buf))
+    for got, expected in zip(*states):
+        assert _rel(got, expected) < 1e-6
