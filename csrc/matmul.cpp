@@ -475,6 +475,50 @@ auto with_best_kernel(F&& f) {
     return f(static_cast<Packed<T, kernels::Generic<T>>*>(nullptr));
 }
 
+// One output row, op(a) (1 x k) @ op(b) (k x n): a GEMV. The packed kernels would pad M to a whole
+// micro-tile (14 rows) and pack all of B for a single row of output, so at M = 1 they run far below
+// memory speed (a batch-1 step's products are all of this kind). Here B is streamed once: with B
+// transposed (stored n x k) each output is a dot product over a contiguous row; otherwise each row
+// k of B is added, scaled by a[k], into the outputs (an axpy, contiguous in n). Threads split n, and
+// every output is summed in the same order whatever the thread count. Cost: 2*n*k FLOPs, n*k
+// elements of B read once: memory-bound.
+template <typename T>
+TC_MULTIVERSION void gemv_range(const T* a, const GemmArgs<T>& g, int64_t j0, int64_t j1) {
+    T* c = g.c;
+    if (g.trans_b) {
+        for (int64_t j = j0; j < j1; ++j) {
+            const T* row = g.b + j * g.ldb;
+            T acc = T(0);
+#pragma omp simd reduction(+ : acc)
+            for (int64_t kk = 0; kk < g.k; ++kk) acc += a[kk] * row[kk];
+            c[j] = g.accumulate ? c[j] + acc : acc;
+        }
+        return;
+    }
+    if (!g.accumulate) std::fill(c + j0, c + j1, T(0));
+    for (int64_t kk = 0; kk < g.k; ++kk) {
+        const T s = a[kk];
+        const T* row = g.b + kk * g.ldb;
+#pragma omp simd
+        for (int64_t j = j0; j < j1; ++j) c[j] += s * row[j];
+    }
+}
+
+template <typename T>
+void gemv(const GemmArgs<T>& g, int max_threads) {
+    // op(a) is one row: contiguous unless a is stored transposed (k x 1) with a row stride.
+    const bool strided = g.trans_a && g.lda != 1;
+    AlignedBuffer<T> gathered(strided ? static_cast<std::size_t>(g.k) : 0);
+    const T* a = g.a;
+    if (strided) {
+        for (int64_t kk = 0; kk < g.k; ++kk) gathered.ptr[kk] = g.a[kk * g.lda];
+        a = gathered.ptr;
+    }
+    const int threads = std::min(max_threads, threads_for(2.0 * g.n * g.k, g.n));
+    const int64_t per_thread = std::max<int64_t>(1, ceil_div(g.n, threads));
+    parallel_ranges(g.n, per_thread, [&](int64_t j0, int64_t j1) { gemv_range<T>(a, g, j0, j1); });
+}
+
 }  // namespace
 
 template <typename T>
@@ -500,6 +544,7 @@ void gemm_serial(const GemmArgs<T>& g, T* scratch) {
 template <typename T>
 void gemm(const GemmArgs<T>& g, int max_threads) {
     if (gemm_trivial(g)) return;
+    if (g.m == 1) return gemv(g, max_threads);
     const int threads = std::min(max_threads, threads_for(2.0 * g.m * g.n * g.k, g.m * g.n));
     with_best_kernel<T>([&](auto* p) {
         using P = std::remove_pointer_t<decltype(p)>;

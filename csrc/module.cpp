@@ -29,9 +29,11 @@ namespace {
 
 const std::string kMatmul = "tensorcore._C.matmul";
 
+// one_row: the backend entry (not a named ladder rung) sends single-row products to tc::gemm, whose
+// GEMV path streams B once instead of packing it for one row of output.
 template <typename T>
 py::array matmul_typed(const py::array& a, const py::array& b, int64_t batch, int64_t m, int64_t n,
-                       int64_t k, tc::MatmulVariant variant) {
+                       int64_t k, tc::MatmulVariant variant, bool one_row) {
     std::vector<py::ssize_t> shape;
     if (a.ndim() == 3) shape.push_back(batch);
     shape.push_back(m);
@@ -42,13 +44,20 @@ py::array matmul_typed(const py::array& a, const py::array& b, int64_t batch, in
     T* pc = out.mutable_data();
     {
         py::gil_scoped_release nogil;
-        tc::matmul_batched<T>(pa, pb, pc, batch, m, n, k, variant);
+        if (one_row && m == 1) {
+            for (int64_t z = 0; z < batch; ++z) {
+                const tc::GemmArgs<T> g{1, n, k, pa + z * k, k, false, pb + z * k * n, n, false, pc + z * n, n, false};
+                tc::gemm<T>(g, tc::num_threads());
+            }
+        } else {
+            tc::matmul_batched<T>(pa, pb, pc, batch, m, n, k, variant);
+        }
     }
     return out;
 }
 
 py::array matmul_impl(const std::string& op, const py::handle& a_obj, const py::handle& b_obj,
-                      tc::MatmulVariant variant) {
+                      tc::MatmulVariant variant, bool one_row) {
     const py::array a = tc::require_array(op, "a", a_obj);
     const py::array b = tc::require_array(op, "b", b_obj);
 
@@ -90,13 +99,13 @@ py::array matmul_impl(const std::string& op, const py::handle& a_obj, const py::
                               " has too many elements to allocate");
     }
 
-    return is_f32 ? matmul_typed<float>(a, b, batch, m, n, k, variant)
-                  : matmul_typed<double>(a, b, batch, m, n, k, variant);
+    return is_f32 ? matmul_typed<float>(a, b, batch, m, n, k, variant, one_row)
+                  : matmul_typed<double>(a, b, batch, m, n, k, variant, one_row);
 }
 
 py::array matmul(const py::handle& a, const py::handle& b) {
     static const tc::MatmulVariant best = tc::best_matmul_variant();
-    return matmul_impl(kMatmul, a, b, best);
+    return matmul_impl(kMatmul, a, b, best, true);
 }
 
 py::array matmul_variant(const py::handle& a, const py::handle& b, const std::string& name) {
@@ -110,7 +119,7 @@ py::array matmul_variant(const py::handle& a, const py::handle& b, const std::st
         throw py::value_error(op + ": variant '" + name + "' needs instructions this CPU lacks "
                               "(see tensorcore._C.cpu_features())");
     }
-    return matmul_impl(op, a, b, variant);
+    return matmul_impl(op, a, b, variant, false);
 }
 
 // op(a) @ op(b) for 2-D C-contiguous a, b, op = transpose when the flag is set: the transpose

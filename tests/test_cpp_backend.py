@@ -528,9 +528,35 @@ def test_gemm_transposes_match_matmul_bitwise(m, k, n, trans_a, trans_b, dtype):
     op_a = np.ascontiguousarray(a.T) if trans_a else a
     op_b = np.ascontiguousarray(b.T) if trans_b else b
     out = _C.gemm(a, b, trans_a, trans_b)
-    # the transpose only changes how the packing reads: same tiles, same summation order
-    np.testing.assert_array_equal(out, _C.matmul(op_a, op_b))
+    # the transpose only changes how the packing reads: same tiles, same summation order (one-row
+    # products take the GEMV path, whose order depends on B's layout: close, not bitwise)
+    if m > 1:
+        np.testing.assert_array_equal(out, _C.matmul(op_a, op_b))
     check_close(out, op_a, op_b)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("k,n", [(1, 7), (33, 1), (784, 500), (257, 1031)])
+def test_single_row_products_take_the_gemv_path(threads, k, n, dtype):
+    """M = 1 (a batch-1 layer): the matmul entry and gemm stream B once (dot products when B is stored
+    transposed, row updates otherwise) instead of packing it; correct for every transpose and batch,
+    and bitwise the same for any thread count. The named ladder rungs still pack."""
+    a, b = rand((1, k), dtype, 3), rand((k, n), dtype, 4)
+    for trans_a in (False, True):
+        for trans_b in (False, True):
+            out = _C.gemm(np.ascontiguousarray(a.T) if trans_a else a, np.ascontiguousarray(b.T) if trans_b else b,
+                          trans_a, trans_b)
+            check_close(out, a, b)
+    check_close(_C.matmul(a, b), a, b)
+    a3, b3 = rand((3, 1, k), dtype, 5), rand((3, k, n), dtype, 6)
+    check_close(_C.matmul(a3, b3), a3, b3)
+    _C.set_num_threads(1)
+    one = (_C.matmul(a, b), _C.gemm(a, np.ascontiguousarray(b.T), False, True))
+    for n_threads in (2, 3):
+        _C.set_num_threads(n_threads)
+        np.testing.assert_array_equal(_C.matmul(a, b), one[0])
+        np.testing.assert_array_equal(_C.gemm(a, np.ascontiguousarray(b.T), False, True), one[1])
+    check_close(_C.matmul_variant(a, b, "packed"), a, b)
 
 
 def test_wrapper_reads_transposed_views_in_place():
