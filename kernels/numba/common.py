@@ -42,72 +42,46 @@ def nanmin(a, b):
 
 
 @cuda.jit(device=True)
-def block_sum(buf, t, v):
-    """Sum ``v`` over the block through the shared array ``buf`` (one slot per thread, a power of
-    two long); every thread gets the total. ``log2(len(buf))`` steps, each a ``syncthreads``; ``buf``
-    is free for reuse when this returns."""
-    buf[t] = v
-    cuda.syncthreads()
-    s = buf.shape[0] // 2
-    while s > 0:
-        if t < s:
-            buf[t] += buf[t + s]
+def add(a, b):
+    return a + b
+
+
+def _block_reduce(combine):
+    """A block-wide reduction with ``combine`` through the shared array ``buf`` (one slot per thread,
+    a power of two long); every thread gets the result. ``log2(len(buf))`` steps, each a
+    ``syncthreads``; ``buf`` is free for reuse when it returns."""
+    @cuda.jit(device=True)
+    def block_reduce(buf, t, v):
+        buf[t] = v
         cuda.syncthreads()
-        s //= 2
-    total = buf[0]
-    cuda.syncthreads()
-    return total
-
-
-@cuda.jit(device=True)
-def block_max(buf, t, v):
-    """NaN-propagating max of ``v`` over the block, as :func:`block_sum`."""
-    buf[t] = v
-    cuda.syncthreads()
-    s = buf.shape[0] // 2
-    while s > 0:
-        if t < s:
-            buf[t] = nanmax(buf[t], buf[t + s])
+        s = buf.shape[0] // 2
+        while s > 0:
+            if t < s:
+                buf[t] = combine(buf[t], buf[t + s])
+            cuda.syncthreads()
+            s //= 2
+        total = buf[0]
         cuda.syncthreads()
-        s //= 2
-    total = buf[0]
-    cuda.syncthreads()
-    return total
+        return total
+    return block_reduce
 
 
-@cuda.jit(device=True)
-def block_min(buf, t, v):
-    buf[t] = v
-    cuda.syncthreads()
-    s = buf.shape[0] // 2
-    while s > 0:
-        if t < s:
-            buf[t] = nanmin(buf[t], buf[t + s])
-        cuda.syncthreads()
-        s //= 2
-    total = buf[0]
-    cuda.syncthreads()
-    return total
+def _warp_reduce(combine):
+    """A butterfly reduction with ``combine`` over the 32 lanes of a warp (``shfl_xor_sync``); every
+    lane gets the result. Registers only, no shared memory, no ``syncthreads``. Not available under
+    the simulator."""
+    @cuda.jit(device=True)
+    def warp_reduce(v):
+        off = WARP // 2
+        while off > 0:
+            v = combine(v, cuda.shfl_xor_sync(FULL_MASK, v, off))
+            off //= 2
+        return v
+    return warp_reduce
 
 
-@cuda.jit(device=True)
-def warp_sum(v):
-    """Butterfly sum over the 32 lanes of a warp with ``shfl_xor_sync``; every lane gets the total.
-    Registers only, no shared memory, no ``syncthreads``. Not available under the simulator."""
-    off = WARP // 2
-    while off > 0:
-        v += cuda.shfl_xor_sync(FULL_MASK, v, off)
-        off //= 2
-    return v
-
-
-@cuda.jit(device=True)
-def warp_max(v):
-    off = WARP // 2
-    while off > 0:
-        v = nanmax(v, cuda.shfl_xor_sync(FULL_MASK, v, off))
-        off //= 2
-    return v
+block_sum, block_max, block_min = _block_reduce(add), _block_reduce(nanmax), _block_reduce(nanmin)
+warp_sum, warp_max = _warp_reduce(add), _warp_reduce(nanmax)
 
 
 class KernelFamily:

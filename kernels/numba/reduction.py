@@ -34,13 +34,19 @@ import numba
 import numpy as np
 from numba import cuda
 
-from .common import SIMULATED, block_max, block_min, block_sum, nanmax, nanmin
+from .common import SIMULATED, add, block_max, block_min, block_sum, nanmax, nanmin
 
 KINDS = ("sum", "mean", "max", "min")
 
 
+# What each kind folds with, starts from, and reduces a block with (a mean is a sum, divided at the end).
+_COMBINE = {"sum": add, "mean": add, "max": nanmax, "min": nanmin}
+_IDENTITY = {"sum": 0.0, "mean": 0.0, "max": -math.inf, "min": math.inf}
+_BLOCK = {"sum": block_sum, "mean": block_sum, "max": block_max, "min": block_min}
+
+
 def _make(T, NT, KIND):
-    K = KINDS.index(KIND)
+    combine, block, INIT, MEAN = _COMBINE[KIND], _BLOCK[KIND], _IDENTITY[KIND], KIND == "mean"
 
     def reduce_last_axis(X, out, chunk):
         buf = cuda.shared.array(NT, T)
@@ -51,23 +57,12 @@ def _make(T, NT, KIND):
             row = b // S
             lo = (b - row * S) * chunk
             hi = min(lo + chunk, C)
-            if K <= 1:
-                acc = T(0)
-                for j in range(lo + t, hi, NT):
-                    acc += X[row, j]
-                acc = block_sum(buf, t, acc)
-                if K == 1:
-                    acc = acc / T(C)      # a mean's partials are divided by the whole row: they then add up
-            elif K == 2:
-                acc = T(-math.inf)
-                for j in range(lo + t, hi, NT):
-                    acc = nanmax(acc, X[row, j])
-                acc = block_max(buf, t, acc)
-            else:
-                acc = T(math.inf)
-                for j in range(lo + t, hi, NT):
-                    acc = nanmin(acc, X[row, j])
-                acc = block_min(buf, t, acc)
+            acc = T(INIT)
+            for j in range(lo + t, hi, NT):
+                acc = combine(acc, X[row, j])
+            acc = block(buf, t, acc)
+            if MEAN:
+                acc = acc / T(C)      # a mean's partials are divided by the whole row: they then add up
             if t == 0:
                 out[row, b - row * S] = acc
     return reduce_last_axis
@@ -79,7 +74,7 @@ under the simulator, where every thread is a Python thread; the logic is the sam
 
 
 def _make_middle(T, KIND):
-    K = KINDS.index(KIND)
+    combine, INIT, MEAN = _COMBINE[KIND], _IDENTITY[KIND], KIND == "mean"
     WX, RY = MIDDLE_BLOCK
     SHARED = (RY, WX)
 
@@ -89,33 +84,16 @@ def _make_middle(T, KIND):
         O, R, I = X.shape
         i = cuda.blockIdx.x * WX + tx
         for o in range(cuda.blockIdx.y, O, cuda.gridDim.y):
-            if K <= 1:
-                acc = T(0)
-            elif K == 2:
-                acc = T(-math.inf)
-            else:
-                acc = T(math.inf)
+            acc = T(INIT)
             if i < I:
                 for r in range(ty, R, RY):
-                    v = X[o, r, i]
-                    if K <= 1:
-                        acc += v
-                    elif K == 2:
-                        acc = nanmax(acc, v)
-                    else:
-                        acc = nanmin(acc, v)
+                    acc = combine(acc, X[o, r, i])
             buf[ty, tx] = acc
             cuda.syncthreads()
             if ty == 0 and i < I:
                 for k in range(1, RY):
-                    v = buf[k, tx]
-                    if K <= 1:
-                        acc += v
-                    elif K == 2:
-                        acc = nanmax(acc, v)
-                    else:
-                        acc = nanmin(acc, v)
-                if K == 1:
+                    acc = combine(acc, buf[k, tx])
+                if MEAN:
                     acc = acc / T(R)
                 out[o, i] = acc
             cuda.syncthreads()     # buf is rewritten for the next o
