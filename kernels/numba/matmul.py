@@ -413,8 +413,9 @@ VARIANTS: dict[str, Variant] = {
 """The ladder, slowest first. Every rung is tested against the reference and benchmarked."""
 
 DEFAULT = "blocktile_2d"
-"""The rung the backend's ``matmul`` entry uses (the fastest in Boehm's measurements; the GPU
-benchmark re-measures it)."""
+"""The rung the backend's ``matmul`` entry uses. Not yet chosen by measurement: ``conflict_free`` and
+``double_buffered`` should be faster, and ``python -m bench gpu --backend numba`` times every rung
+against cuBLAS so the fastest can take its place."""
 
 # The 1-D and 2-D kernels index their staging loads by thread id; these must hold for them to be right.
 assert BT1_BM * BT1_BK == BT1_BN * BT1_BK == BT1_BM * BT1_BN // BT1_TM
